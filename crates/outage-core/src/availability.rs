@@ -1,0 +1,1 @@
+//! Availability figures computed from state intervals (per local day / week / month).

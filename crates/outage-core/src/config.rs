@@ -1,0 +1,588 @@
+//! The monitor's configuration: defaults < TOML file < `OUTAGE_…` environment variables
+//! (`__` separates nesting levels, e.g. `OUTAGE_STORE__URL`).
+//!
+//! Every section rejects unknown keys, naming the key and the valid ones. Plugin sections
+//! (`[notifiers.<name>]`) are kept as raw values here and validated by the plugin's factory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::render::Language;
+use crate::secret::Secret;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named by `--config` / `OUTAGE_CONFIG` does not exist.
+    #[error("config file {0} not found")]
+    NotFound(PathBuf),
+    /// Parsing or type errors, with the key and source named.
+    #[error("{0}")]
+    Invalid(String),
+    /// A value has the right type but is not allowed.
+    #[error("invalid value for `{key}`: {reason}")]
+    Value {
+        /// Dotted key, e.g. `diagram.post`.
+        key: String,
+        /// What is wrong and what would be right.
+        reason: String,
+    },
+    /// A secret file could not be read.
+    #[error("cannot read secret file {path} (for `{key}`): {reason}")]
+    SecretFile {
+        /// Dotted key of the `*_file` setting.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`: HTTP listener.
+    pub server: ServerConfig,
+    /// `[store]`: database.
+    pub store: StoreConfig,
+    /// `[monitor]`: detection and presentation.
+    pub monitor: MonitorConfig,
+    /// `[notifiers.<name>]`: one table per enabled notifier.
+    pub notifiers: BTreeMap<String, serde_json::Value>,
+    /// `[diagram]`: weekly diagram schedule.
+    pub diagram: DiagramConfig,
+    /// `[admin]`: web admin panel.
+    pub admin: AdminConfig,
+    /// `[retention]`: how long raw data is kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Public base URL (for links and device settings), e.g. `https://power.example.org`.
+    pub public_url: Option<String>,
+    /// Time allowed for reading a request and writing its answer.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The base URL devices should use: `public_url`, or derived from `listen`.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://path` (default `sqlite://outage-monitor.db`) or `postgres://…`.
+    pub url: Secret,
+    /// Read the URL (it may hold a password) from this file instead.
+    pub url_file: Option<PathBuf>,
+    /// Maximum pooled connections.
+    pub pool: u32,
+    /// How long to wait for a connection or a locked database.
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://outage-monitor.db"),
+            url_file: None,
+            pool: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &redact_url(self.url.expose()))
+            .field("url_file", &self.url_file)
+            .field("pool", &self.pool)
+            .field("busy_timeout", &self.busy_timeout)
+            .finish()
+    }
+}
+
+/// A URL with any password replaced by `***` (for logs).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// When a restore counts as confirmed (against flapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreConfirm {
+    /// After this many heartbeats in a row.
+    Beats(u32),
+    /// After heartbeats kept arriving for this long.
+    For(Duration),
+}
+
+impl Serialize for RestoreConfirm {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RestoreConfirm::Beats(n) => s.serialize_str(&format!("{n} beats")),
+            RestoreConfirm::For(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RestoreConfirm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RestoreConfirm::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl RestoreConfirm {
+    /// Parses `"2 beats"` or a duration like `"20s"`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Some(n) = t
+            .strip_suffix("beats")
+            .or_else(|| t.strip_suffix("beat"))
+            .map(str::trim)
+        {
+            return n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(RestoreConfirm::Beats)
+                .ok_or_else(|| format!("`{s}`: expected a count of at least 1, like \"2 beats\""));
+        }
+        humantime::parse_duration(t)
+            .map(RestoreConfirm::For)
+            .map_err(|e| format!("`{s}`: expected \"N beats\" or a duration like \"20s\" ({e})"))
+    }
+}
+
+/// `[monitor]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Timeout of new locations.
+    #[serde(with = "humantime_serde")]
+    pub default_timeout: Duration,
+    /// After start-up no location is declared down before this has passed (default: each
+    /// location's own timeout).
+    #[serde(with = "humantime_serde")]
+    pub startup_grace: Option<Duration>,
+    /// Time zone of alerts and diagrams (IANA name).
+    pub timezone: chrono_tz::Tz,
+    /// Language of alerts and diagrams: `en` or `uk`.
+    pub language: Language,
+    /// Wait before declaring a restore, e.g. `"2 beats"` or `"20s"`; gaps shorter than it are
+    /// merged into one outage.
+    pub restore_confirm: Option<RestoreConfirm>,
+    /// How often the running duration of an outage message is refreshed (0 disables).
+    #[serde(with = "humantime_serde")]
+    pub live_update_every: Duration,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            default_timeout: crate::domain::DEFAULT_TIMEOUT,
+            startup_grace: None,
+            timezone: chrono_tz::Europe::Kyiv,
+            language: Language::En,
+            restore_confirm: None,
+            live_update_every: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `[diagram]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagramConfig {
+    /// Post and refresh weekly diagrams at all.
+    pub enabled: bool,
+    /// When to post a new diagram message (cron with seconds, in `monitor.timezone`).
+    pub post: String,
+    /// When to refresh the posted message (cron with seconds).
+    pub update: String,
+}
+
+impl Default for DiagramConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            post: "0 0 8 * * *".into(),
+            update: "0 0 * * * *".into(),
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the admin panel under `/admin`.
+    pub enabled: bool,
+    /// How long a login lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Mark cookies `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_ttl: Duration::from_secs(7 * 86_400),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Keep raw heartbeats this long (intervals and outages are kept forever).
+    #[serde(with = "humantime_serde")]
+    pub heartbeats: Duration,
+    /// Keep delivered notifications this long.
+    #[serde(with = "humantime_serde")]
+    pub outbox: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            heartbeats: Duration::from_secs(30 * 86_400),
+            outbox: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// Environment variables with the `OUTAGE_` prefix that are not config keys.
+const NON_CONFIG_ENV: &[&str] = &["config"];
+
+impl Config {
+    /// Loads defaults, then `file` (if given; it must exist), then `OUTAGE_…` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::NotFound(path.to_path_buf()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        Self::finish(fig.merge(Self::env()))
+    }
+
+    /// Loads from a TOML string and the environment (for tests and `check-config`).
+    pub fn from_toml_str(toml: &str) -> Result<Self, ConfigError> {
+        let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+        Self::finish(fig)
+    }
+
+    fn env() -> Env {
+        Env::prefixed("OUTAGE_").split("__").filter(|k| {
+            let k = k.as_str().to_ascii_lowercase();
+            !NON_CONFIG_ENV.contains(&k.as_str()) && !k.starts_with("test_")
+        })
+    }
+
+    fn finish(fig: Figment) -> Result<Self, ConfigError> {
+        let mut cfg: Config = fig.extract().map_err(|e| {
+            ConfigError::Invalid(
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        if let Some(path) = cfg.store.url_file.take() {
+            cfg.store.url = read_secret_file("store.url_file", &path)?;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values whose type alone does not make them valid.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: String| ConfigError::Value {
+            key: key.into(),
+            reason,
+        };
+        if self.monitor.default_timeout < Duration::from_secs(1) {
+            return Err(bad(
+                "monitor.default_timeout",
+                "must be at least 1s (e.g. \"30s\")".into(),
+            ));
+        }
+        if self.store.pool == 0 {
+            return Err(bad("store.pool", "must be at least 1".into()));
+        }
+        let url = self.store.url.expose();
+        if !url.contains(':') {
+            return Err(bad(
+                "store.url",
+                format!(
+                    "`{}` has no scheme; use sqlite://path or postgres://host/db",
+                    redact_url(url)
+                ),
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad(
+                "server.listen",
+                format!(
+                    "`{}` is not an address:port like 127.0.0.1:8080 or [::]:8080",
+                    self.server.listen
+                ),
+            ));
+        }
+        for (key, expr) in [
+            ("diagram.post", &self.diagram.post),
+            ("diagram.update", &self.diagram.update),
+        ] {
+            validate_cron(expr).map_err(|reason| bad(key, reason))?;
+        }
+        Ok(())
+    }
+
+    /// Store options from `[store]`.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            url: self.store.url.expose().to_string(),
+            pool: self.store.pool,
+            busy_timeout: self.store.busy_timeout,
+        }
+    }
+}
+
+/// Cron expressions have 6 or 7 fields (seconds first); a 5-field one is a common mistake.
+fn validate_cron(expr: &str) -> Result<(), String> {
+    let n = expr.split_whitespace().count();
+    if !(6..=7).contains(&n) {
+        return Err(format!(
+            "`{expr}` has {n} fields; use 6 (sec min hour day month weekday), e.g. \"0 0 8 * * *\""
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a secret from a file, trimming the trailing newline. A relative path is looked up in
+/// systemd's `$CREDENTIALS_DIRECTORY` first when that is set.
+pub fn read_secret_file(key: &str, path: &Path) -> Result<Secret, ConfigError> {
+    let resolved = match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) if path.is_relative() && Path::new(&dir).join(path).exists() => {
+            Path::new(&dir).join(path)
+        }
+        _ => path.to_path_buf(),
+    };
+    let text = std::fs::read_to_string(&resolved).map_err(|e| ConfigError::SecretFile {
+        key: key.into(),
+        path: resolved.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(Secret::new(text.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// Resolves a secret given either directly or as a `*_file` twin; both at once is an error.
+pub fn secret_or_file(
+    key: &str,
+    value: Option<Secret>,
+    file: Option<&Path>,
+) -> Result<Option<Secret>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::Value {
+            key: key.into(),
+            reason: format!("set either `{key}` or `{key}_file`, not both"),
+        }),
+        (Some(v), None) => Ok(Some(v)),
+        (None, Some(path)) => read_secret_file(&format!("{key}_file"), path).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The commented example printed by `outage-monitor config example` (without plugin sections,
+/// which the binary appends from the registry).
+pub const EXAMPLE_TOML: &str = r#"# outage-monitor configuration. Every key is optional; shown values are the defaults.
+# Environment variables override the file: OUTAGE_<SECTION>__<KEY>, e.g. OUTAGE_STORE__URL.
+
+[server]
+listen = "127.0.0.1:8080"          # where devices and the admin panel connect
+# public_url = "https://power.example.org"   # how devices reach you (for device settings)
+request_timeout = "10s"
+
+[store]
+url = "sqlite://outage-monitor.db"  # or postgres://user@host/db ; url_file = "/run/secrets/db-url"
+pool = 8
+busy_timeout = "5s"
+
+[monitor]
+default_timeout = "30s"            # no heartbeat for this long = outage
+# startup_grace = "30s"            # default: each location's timeout
+timezone = "Europe/Kyiv"
+language = "en"                    # "en" or "uk"
+# restore_confirm = "2 beats"      # or "20s": against flapping power
+live_update_every = "5m"           # refresh the running duration of an outage message
+
+[diagram]
+enabled = true
+post = "0 0 8 * * *"               # cron with seconds, in monitor.timezone
+update = "0 0 * * * *"
+
+[admin]
+enabled = true
+session_ttl = "7days"
+secure_cookies = false
+
+[retention]
+heartbeats = "30days"
+outbox = "30days"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::default();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.store.url.expose(), "sqlite://outage-monitor.db");
+        assert_eq!(c.monitor.default_timeout, Duration::from_secs(30));
+        assert_eq!(c.monitor.timezone, chrono_tz::Europe::Kyiv);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_example_parses_to_the_defaults() {
+        let c = Config::from_toml_str(EXAMPLE_TOML).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_valid_ones() {
+        let err = Config::from_toml_str("[monitor]\ndefault_timeot = \"30s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("default_timeot"), "{err}");
+        assert!(err.contains("default_timeout"), "{err}");
+        let err = Config::from_toml_str("[sever]\nlisten = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sever") && err.contains("server"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_what_is_allowed() {
+        let err = Config::from_toml_str("[monitor]\ndefault_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("default_timeout"), "{err}");
+        let err = Config::from_toml_str("[monitor]\ntimezone = \"Mars/Olympus\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("timezone"), "{err}");
+        let err = Config::from_toml_str("[diagram]\npost = \"0 8 * * *\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("diagram.post") && err.contains("6"), "{err}");
+        let err = Config::from_toml_str("[server]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = Config::from_toml_str("[monitor]\nrestore_confirm = \"0 beats\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("restore_confirm"), "{err}");
+    }
+
+    #[test]
+    fn restore_confirm_parses_beats_and_durations() {
+        assert_eq!(
+            RestoreConfirm::parse("2 beats"),
+            Ok(RestoreConfirm::Beats(2))
+        );
+        assert_eq!(
+            RestoreConfirm::parse("20s"),
+            Ok(RestoreConfirm::For(Duration::from_secs(20)))
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
+    fn environment_overrides_file_with_double_underscore_nesting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("m.toml", "[store]\nurl = \"sqlite://a.db\"\n")?;
+            jail.set_env("OUTAGE_STORE__URL", "sqlite://b.db");
+            jail.set_env("OUTAGE_MONITOR__LANGUAGE", "uk");
+            jail.set_env("OUTAGE_CONFIG", "m.toml");
+            let c = Config::load(Some(Path::new("m.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.url.expose(), "sqlite://b.db");
+            assert_eq!(c.monitor.language, Language::Uk);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/outage.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/outage.toml"));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = std::env::temp_dir().join(format!("om-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("url");
+        std::fs::write(&f, "postgres://u:hunter2@db/x\n").unwrap();
+        let c = Config::from_toml_str(&format!("[store]\nurl_file = {:?}\n", f)).unwrap();
+        assert_eq!(c.store.url.expose(), "postgres://u:hunter2@db/x");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(
+            secret_or_file("bot_token", Some(Secret::new("a")), Some(&f))
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,279 @@
+//! Domain types: locations, heartbeats, statuses, outages (power events) and state intervals.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Identifier of a location (a house, an office) that a device reports from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LocationId(pub i64);
+
+impl fmt::Display for LocationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Identifier of a power event (an outage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub i64);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Default heartbeat timeout of a location.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A monitored location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// Identifier.
+    pub id: LocationId,
+    /// Human name, shown in alerts ("Home", "Мамина квартира").
+    pub name: String,
+    /// Declared down when no heartbeat arrived for this long.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Telegram chat (or other notifier target) overriding the notifier's default.
+    pub chat_id: Option<String>,
+    /// Disabled locations accept no heartbeats and are never declared down.
+    pub enabled: bool,
+    /// Paused (maintenance) until this time: no alerts meanwhile.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// When the location was created.
+    pub created_at: DateTime<Utc>,
+    /// When the location was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What is needed to create a location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLocation {
+    /// Human name; unique.
+    pub name: String,
+    /// Heartbeat timeout.
+    pub timeout: Duration,
+    /// Optional notifier target override.
+    pub chat_id: Option<String>,
+}
+
+/// A partial update of a location; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocationPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New timeout.
+    pub timeout: Option<Duration>,
+    /// New chat override (`Some(None)` clears it).
+    pub chat_id: Option<Option<String>>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// Pause until (`Some(None)` resumes).
+    pub paused_until: Option<Option<DateTime<Utc>>>,
+}
+
+/// Facts a device may send with a heartbeat. The device clock is never used for ordering.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceFacts {
+    /// Random per boot: a new value means the device lost power (or rebooted).
+    pub boot_id: Option<String>,
+    /// Seconds since the device booted.
+    pub uptime_s: Option<u64>,
+    /// Counter since boot.
+    pub seq: Option<u64>,
+    /// Firmware version string.
+    pub fw: Option<String>,
+    /// WiFi signal strength in dBm.
+    pub rssi: Option<i32>,
+}
+
+/// One received heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Which location.
+    pub location_id: LocationId,
+    /// Arrival time on the server clock.
+    pub received_at: DateTime<Utc>,
+    /// What the device said about itself.
+    pub facts: DeviceFacts,
+}
+
+/// Current status of a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Never seen, or the monitor itself was down since it was last seen.
+    Unknown,
+    /// Heartbeats arrive.
+    Up,
+    /// No heartbeat for longer than the timeout.
+    Down,
+    /// Maintenance: nothing is alerted.
+    Paused,
+}
+
+impl Status {
+    /// The lowercase name used in JSON, CLI output and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unknown => "unknown",
+            Status::Up => "up",
+            Status::Down => "down",
+            Status::Paused => "paused",
+        }
+    }
+
+    /// Parses [`Status::as_str`] output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "unknown" => Status::Unknown,
+            "up" => Status::Up,
+            "down" => Status::Down,
+            "paused" => Status::Paused,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why heartbeats stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cause {
+    /// The device lost power (it came back with a new boot id or a short uptime).
+    Power,
+    /// The device kept running (same boot id, uptime kept counting): only the network was down.
+    Network,
+    /// Not known (the device sends no boot id, or the outage is still going on).
+    Unknown,
+}
+
+impl Cause {
+    /// The lowercase name used in JSON and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Power => "power",
+            Cause::Network => "network",
+            Cause::Unknown => "unknown",
+        }
+    }
+
+    /// Parses [`Cause::as_str`] output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "power" => Cause::Power,
+            "network" => Cause::Network,
+            "unknown" => Cause::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An outage of one location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PowerEvent {
+    /// Identifier.
+    pub id: EventId,
+    /// Which location.
+    pub location_id: LocationId,
+    /// The last heartbeat before the gap (backdated, not the detection time); `None` when it
+    /// went out while the monitor itself was offline.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the monitor noticed.
+    pub detected_at: DateTime<Utc>,
+    /// When power (or network) came back; `None` while it lasts.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Power, network or unknown.
+    pub cause: Cause,
+}
+
+impl PowerEvent {
+    /// How long it lasted (or has lasted until `now`); `None` when the start is unknown.
+    pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::TimeDelta> {
+        let start = self.started_at?;
+        Some(self.ended_at.unwrap_or(now) - start)
+    }
+}
+
+/// The kind of a stretch of time in a location's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntervalKind {
+    /// Power on, heartbeats arriving.
+    Up,
+    /// Power off.
+    Down,
+    /// Device powered but unreachable (network outage).
+    Network,
+    /// Nobody knows: never seen, or the monitor was offline.
+    Unknown,
+    /// Maintenance pause.
+    Paused,
+}
+
+impl IntervalKind {
+    /// The lowercase name used in JSON and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntervalKind::Up => "up",
+            IntervalKind::Down => "down",
+            IntervalKind::Network => "network",
+            IntervalKind::Unknown => "unknown",
+            IntervalKind::Paused => "paused",
+        }
+    }
+
+    /// Parses [`IntervalKind::as_str`] output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "up" => IntervalKind::Up,
+            "down" => IntervalKind::Down,
+            "network" => IntervalKind::Network,
+            "unknown" => IntervalKind::Unknown,
+            "paused" => IntervalKind::Paused,
+            _ => return None,
+        })
+    }
+}
+
+/// A stretch of time `[start, end)` in one state; `end == None` for the current one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateInterval {
+    /// Which location.
+    pub location_id: LocationId,
+    /// State during the interval.
+    pub kind: IntervalKind,
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end; `None` while it lasts.
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Where a notifier put a message, so later alerts about the same outage can edit or reply to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// Notifier name (`telegram`, `console`, ...).
+    pub notifier: String,
+    /// Chat or channel within the notifier.
+    pub chat: String,
+    /// The notifier's message id.
+    pub message_id: String,
+}

@@ -1,0 +1,686 @@
+//! The detection engine.
+//!
+//! - Heartbeats are applied in memory ([`Engine::heartbeat`]) and persisted by a batching
+//!   writer ([`writer`]).
+//! - Each location has a deadline; one timer task sleeps until the earliest deadline (a heap
+//!   with one entry per location, re-armed lazily), never polling.
+//! - A state change is written with its outbox rows in one store transaction
+//!   ([`crate::store::StatusStore::apply_transition`]); the delivery worker ([`delivery`])
+//!   sends them.
+//! - Locations changed by another process (the CLI) are picked up by a periodic sync.
+
+pub mod delivery;
+pub mod location;
+pub mod writer;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{SharedClock, until};
+use crate::domain::*;
+use crate::keys::KeyHash;
+use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::source::{BeatAck, BeatRejection, HeartbeatSink, StatusCounts};
+use crate::store::{LocationRecord, NewNotification, StatusStore, StoreError, Transition};
+
+pub use location::{LocState, Rules};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// State machine rules.
+    pub rules: Rules,
+    /// How far the heartbeat writer may lag.
+    pub flush_every: Duration,
+    /// How often locations changed by other processes are picked up.
+    pub sync_every: Duration,
+    /// Capacity of the heartbeat queue to the writer.
+    pub queue: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            rules: Rules::default(),
+            flush_every: Duration::from_secs(1),
+            sync_every: Duration::from_secs(5),
+            queue: 65_536,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Settings from `[monitor]`.
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        Self {
+            rules: Rules {
+                startup_grace: c.monitor.startup_grace,
+                restore_confirm: c.monitor.restore_confirm,
+                live_update_every: c.monitor.live_update_every,
+            },
+            ..Self::default()
+        }
+    }
+}
+
+/// Why the engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Unknown location.
+    #[error("location {0} not found")]
+    NotFound(LocationId),
+}
+
+struct Slot {
+    state: tokio::sync::Mutex<LocState>,
+    /// Mirror of `state.status` readable without the async lock (for counts and listings).
+    status: std::sync::atomic::AtomicU8,
+    last_seen_ms: std::sync::atomic::AtomicI64,
+    /// Time of this location's one valid entry in the timer heap; entries with another time
+    /// are stale and skipped when popped. This keeps the heap at one live entry per location.
+    armed: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Slot {
+    fn new(st: LocState) -> Arc<Self> {
+        let s = Arc::new(Slot {
+            status: std::sync::atomic::AtomicU8::new(0),
+            last_seen_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
+            armed: Mutex::new(None),
+            state: tokio::sync::Mutex::new(st.clone()),
+        });
+        s.mirror(&st);
+        s
+    }
+
+    fn mirror(&self, st: &LocState) {
+        self.status.store(status_code(st.status), Ordering::Relaxed);
+        self.last_seen_ms.store(
+            st.last_seen.map_or(i64::MIN, |t| t.timestamp_millis()),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+fn status_code(s: Status) -> u8 {
+    match s {
+        Status::Unknown => 0,
+        Status::Up => 1,
+        Status::Down => 2,
+        Status::Paused => 3,
+    }
+}
+
+fn status_of(code: u8) -> Status {
+    match code {
+        1 => Status::Up,
+        2 => Status::Down,
+        3 => Status::Paused,
+        _ => Status::Unknown,
+    }
+}
+
+/// Earliest wake-up first.
+type TimerHeap = BinaryHeap<Reverse<(DateTime<Utc>, LocationId)>>;
+
+struct Inner {
+    store: Arc<dyn StatusStore>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    cfg: EngineConfig,
+    started_at: DateTime<Utc>,
+    by_key: RwLock<HashMap<KeyHash, LocationId>>,
+    slots: RwLock<HashMap<LocationId, Arc<Slot>>>,
+    timers: Mutex<TimerHeap>,
+    timer_wake: Notify,
+    delivery_wake: Arc<Notify>,
+    beats_tx: mpsc::Sender<Heartbeat>,
+    ready: AtomicBool,
+    shutdown: CancellationToken,
+}
+
+/// The running engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("started_at", &self.inner.started_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Handle to the engine's background tasks.
+#[derive(Debug)]
+pub struct EngineTasks {
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl EngineTasks {
+    /// Stops timers and delivery, flushes pending heartbeats, and waits for all tasks.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// A location as listed by the engine (live status).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveLocation {
+    /// The location.
+    pub location: Location,
+    /// Live status.
+    pub status: Status,
+    /// Last heartbeat.
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl Engine {
+    /// Loads the runtime state from the store and starts the timer, writer, delivery and sync
+    /// tasks. Start-up transitions (up → unknown) are written before this returns.
+    pub async fn start(
+        store: Arc<dyn StatusStore>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        cfg: EngineConfig,
+    ) -> Result<(Engine, EngineTasks), EngineError> {
+        let shutdown = CancellationToken::new();
+        let (beats_tx, beats_rx) = mpsc::channel(cfg.queue.max(1));
+        let started_at = clock.now();
+        let inner = Arc::new(Inner {
+            store: store.clone(),
+            notifiers: notifiers.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            cfg: cfg.clone(),
+            started_at,
+            by_key: RwLock::new(HashMap::new()),
+            slots: RwLock::new(HashMap::new()),
+            timers: Mutex::new(BinaryHeap::new()),
+            timer_wake: Notify::new(),
+            delivery_wake: Arc::new(Notify::new()),
+            beats_tx,
+            ready: AtomicBool::new(false),
+            shutdown: shutdown.clone(),
+        });
+        let engine = Engine { inner };
+        engine.load().await?;
+
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(writer::run(
+            store.clone(),
+            clock.clone(),
+            beats_rx,
+            cfg.flush_every,
+            shutdown.clone(),
+        )));
+        let e = engine.clone();
+        tasks.push(tokio::spawn(async move { e.timer_loop().await }));
+        let e = engine.clone();
+        tasks.push(tokio::spawn(async move { e.sync_loop().await }));
+        let worker = delivery::Worker {
+            store,
+            notifiers: notifiers
+                .iter()
+                .map(|n| (n.name().to_string(), n.clone()))
+                .collect(),
+            clock,
+            metrics,
+            wake: engine.inner.delivery_wake.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tasks.push(tokio::spawn(worker.run()));
+        engine.inner.ready.store(true, Ordering::Release);
+        Ok((engine, EngineTasks { shutdown, tasks }))
+    }
+
+    async fn load(&self) -> Result<(), EngineError> {
+        let snap = self.inner.store.load_runtime().await?;
+        let now = self.inner.started_at;
+        let mut transitions = Vec::new();
+        let mut by_key = HashMap::with_capacity(snap.locations.len());
+        let mut slots = HashMap::with_capacity(snap.locations.len());
+        let mut heap = BinaryHeap::with_capacity(snap.locations.len());
+        for rec in &snap.locations {
+            let (st, t) = LocState::resume(rec, now, snap.monitor_alive_at, &self.inner.cfg.rules);
+            if let Some(t) = t {
+                transitions.push(t);
+            }
+            let wake = st.next_wake(&self.inner.cfg.rules);
+            let slot = Slot::new(st);
+            if let Some(w) = wake {
+                heap.push(Reverse((w, rec.location.id)));
+                *lock(&slot.armed) = Some(w);
+            }
+            by_key.insert(rec.key_hash, rec.location.id);
+            slots.insert(rec.location.id, slot);
+        }
+        self.inner.store.apply_transitions(&transitions).await?;
+        *write(&self.inner.by_key) = by_key;
+        *write(&self.inner.slots) = slots;
+        *lock(&self.inner.timers) = heap;
+        tracing::info!(
+            locations = snap.locations.len(),
+            monitor_last_alive = ?snap.monitor_alive_at,
+            "engine state loaded"
+        );
+        Ok(())
+    }
+
+    /// The instant the engine started.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.inner.started_at
+    }
+
+    /// Live view of every location.
+    pub fn locations(&self) -> Vec<LiveLocation> {
+        let slots: Vec<_> = read(&self.inner.slots).values().cloned().collect();
+        let mut out: Vec<_> = slots
+            .iter()
+            .filter_map(|s| {
+                let st = s.state.try_lock().ok()?;
+                Some(LiveLocation {
+                    location: st.loc.clone(),
+                    status: st.status,
+                    last_seen: st.last_seen,
+                })
+            })
+            .collect();
+        out.sort_by_key(|l| l.location.id);
+        out
+    }
+
+    /// Live status and last-seen time of one location.
+    pub fn status_of(&self, id: LocationId) -> Option<(Status, Option<DateTime<Utc>>)> {
+        let slot = read(&self.inner.slots).get(&id).cloned()?;
+        let ms = slot.last_seen_ms.load(Ordering::Relaxed);
+        let seen = (ms != i64::MIN)
+            .then(|| DateTime::from_timestamp_millis(ms))
+            .flatten();
+        Some((status_of(slot.status.load(Ordering::Relaxed)), seen))
+    }
+
+    /// Reloads one location's settings from the store (after an edit in this process).
+    pub async fn reload_location(&self, id: LocationId) -> Result<(), EngineError> {
+        match self.inner.store.get_location(id).await? {
+            Some(rec) => self.upsert(&rec).await,
+            None => {
+                self.remove(id);
+                Ok(())
+            }
+        }
+    }
+
+    fn remove(&self, id: LocationId) {
+        write(&self.inner.by_key).retain(|_, l| *l != id);
+        write(&self.inner.slots).remove(&id);
+    }
+
+    async fn upsert(&self, rec: &LocationRecord) -> Result<(), EngineError> {
+        let id = rec.location.id;
+        {
+            let mut keys = write(&self.inner.by_key);
+            keys.retain(|h, l| *l != id || *h == rec.key_hash);
+            keys.insert(rec.key_hash, id);
+        }
+        let existing = read(&self.inner.slots).get(&id).cloned();
+        match existing {
+            Some(slot) => {
+                let mut st = slot.state.lock().await;
+                if st.loc != rec.location {
+                    st.loc = rec.location.clone();
+                    st.arm(&self.inner.cfg.rules);
+                    let wake = st.next_wake(&self.inner.cfg.rules);
+                    drop(st);
+                    if let Some(w) = wake {
+                        self.schedule(&slot, id, w);
+                    }
+                    // A pause may have begun or ended: let the timer look now.
+                    self.schedule(&slot, id, self.inner.clock.now());
+                }
+            }
+            None => {
+                let (st, _) =
+                    LocState::resume(rec, self.inner.clock.now(), None, &self.inner.cfg.rules);
+                let wake = st.next_wake(&self.inner.cfg.rules);
+                let slot = Slot::new(st);
+                write(&self.inner.slots).insert(id, slot.clone());
+                if let Some(w) = wake {
+                    self.schedule(&slot, id, w);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Picks up locations added, edited or removed by other processes.
+    pub async fn sync(&self) -> Result<(), EngineError> {
+        let recs = self.inner.store.list_locations().await?;
+        let ids: std::collections::HashSet<_> = recs.iter().map(|r| r.location.id).collect();
+        let gone: Vec<_> = read(&self.inner.slots)
+            .keys()
+            .filter(|id| !ids.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.remove(id);
+        }
+        for rec in &recs {
+            self.upsert(rec).await?;
+        }
+        Ok(())
+    }
+
+    async fn sync_loop(&self) {
+        let mut tick = tokio::time::interval(self.inner.cfg.sync_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(e) = self.sync().await {
+                        tracing::warn!(error = %e, "cannot sync locations from the store");
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule(&self, slot: &Slot, id: LocationId, at: DateTime<Utc>) {
+        {
+            let mut armed = lock(&slot.armed);
+            if armed.is_some_and(|a| a <= at) {
+                return;
+            }
+            *armed = Some(at);
+        }
+        let mut heap = lock(&self.inner.timers);
+        let earliest = heap.peek().map(|r| r.0.0);
+        heap.push(Reverse((at, id)));
+        drop(heap);
+        if earliest.is_none_or(|e| at < e) {
+            self.inner.timer_wake.notify_one();
+        }
+    }
+
+    async fn timer_loop(&self) {
+        loop {
+            let next = lock(&self.inner.timers).peek().map(|r| r.0.0);
+            let wait = next.map(|at| until(self.inner.clock.now(), at));
+            tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                _ = self.inner.timer_wake.notified() => continue,
+                _ = async {
+                    match wait {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
+            let now = self.inner.clock.now();
+            let popped: Vec<(DateTime<Utc>, LocationId)> = {
+                let mut heap = lock(&self.inner.timers);
+                let mut due = Vec::new();
+                while heap.peek().is_some_and(|r| r.0.0 <= now) {
+                    if let Some(Reverse(entry)) = heap.pop() {
+                        due.push(entry);
+                    }
+                }
+                due
+            };
+            let due: Vec<LocationId> = {
+                let slots = read(&self.inner.slots);
+                popped
+                    .into_iter()
+                    .filter(|(at, id)| {
+                        slots.get(id).is_some_and(|slot| {
+                            let mut armed = lock(&slot.armed);
+                            let live = *armed == Some(*at);
+                            if live {
+                                *armed = None;
+                            }
+                            live
+                        })
+                    })
+                    .map(|(_, id)| id)
+                    .collect()
+            };
+            for id in due {
+                let e = self.clone();
+                // Each location is handled on its own task so one slow store write does not
+                // delay the detection of another location.
+                tokio::spawn(async move { e.wake_location(id, now).await });
+            }
+        }
+    }
+
+    async fn wake_location(&self, id: LocationId, now: DateTime<Utc>) {
+        let Some(slot) = read(&self.inner.slots).get(&id).cloned() else {
+            return;
+        };
+        let mut st = slot.state.lock().await;
+        // Re-read the clock under the lock: the state may have moved on meanwhile.
+        let now = now.max(self.inner.clock.now());
+        let rules = &self.inner.cfg.rules;
+        let deadline = st.deadline;
+        let mut next = st.clone();
+        if let Some(t) = next.on_wake(now, rules) {
+            let was_down = st.status != Status::Down && next.status == Status::Down;
+            match self.commit(&mut next, t).await {
+                Ok(()) => {
+                    if was_down && let Some(d) = deadline {
+                        self.inner.metrics.outage_detected(until(d, now));
+                    }
+                    *st = next;
+                }
+                Err(e) => {
+                    tracing::error!(location = %id, error = %e, "cannot record a state change; retrying in 1 s");
+                    drop(st);
+                    self.schedule(&slot, id, now + chrono::TimeDelta::seconds(1));
+                    return;
+                }
+            }
+        } else {
+            *st = next;
+        }
+        slot.mirror(&st);
+        let wake = st.next_wake(rules);
+        drop(st);
+        if let Some(w) = wake {
+            self.schedule(&slot, id, w);
+        }
+    }
+
+    /// Writes a transition (with notifications fanned out per notifier) and fixes up the state
+    /// with the id of an opened event.
+    async fn commit(&self, st: &mut LocState, mut t: Transition) -> Result<(), StoreError> {
+        let alerts: Vec<_> = t.notifications.drain(..).map(|n| n.alert).collect();
+        for alert in alerts {
+            for n in &self.inner.notifiers {
+                if n.accepts(alert.kind) {
+                    t.notifications.push(NewNotification {
+                        notifier: n.name().to_string(),
+                        chat: n.chat_for(st.loc.chat_id.as_deref()),
+                        alert: alert.clone(),
+                    });
+                }
+            }
+        }
+        let notify = !t.notifications.is_empty();
+        let opened = self.inner.store.apply_transition(&t).await?;
+        if let (Some(id), Some(open)) = (opened, st.open.as_mut()) {
+            open.id = id;
+        }
+        if notify {
+            self.inner.delivery_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Applies a heartbeat for a known location id (authentication already done).
+    pub async fn heartbeat_for(
+        &self,
+        id: LocationId,
+        facts: DeviceFacts,
+    ) -> Result<BeatAck, BeatRejection> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(BeatRejection::Unavailable("shutting down".into()));
+        }
+        let slot = read(&self.inner.slots)
+            .get(&id)
+            .cloned()
+            .ok_or(BeatRejection::UnknownKey)?;
+        let mut st = slot.state.lock().await;
+        if !st.loc.enabled {
+            return Err(BeatRejection::Disabled);
+        }
+        let now = self.inner.clock.now();
+        let rules = &self.inner.cfg.rules;
+        let mut next = st.clone();
+        let outcome = next.on_beat(now, facts.clone(), rules);
+        if let Some(t) = outcome.transition
+            && let Err(e) = self.commit(&mut next, t).await
+        {
+            tracing::error!(location = %id, error = %e, "cannot record a state change");
+            return Err(BeatRejection::Unavailable("database unavailable".into()));
+        }
+        *st = next;
+        slot.mirror(&st);
+        let new_wake = st.next_wake(rules);
+        let status = st.status;
+        let timeout = st.loc.timeout;
+        drop(st);
+        // The heap keeps one entry per location: a later deadline is found when the earlier
+        // entry fires, so `schedule` only pushes a wake-up earlier than the armed one.
+        if let Some(w) = new_wake {
+            self.schedule(&slot, id, w);
+        }
+        let beat = Heartbeat {
+            location_id: id,
+            received_at: now,
+            facts,
+        };
+        if self.inner.beats_tx.send(beat).await.is_err() {
+            return Err(BeatRejection::Unavailable("shutting down".into()));
+        }
+        self.inner.metrics.heartbeat_received();
+        Ok(BeatAck {
+            location_id: id,
+            status,
+            next_in: next_interval(timeout),
+        })
+    }
+
+    /// Looks up a key (by hash, then compared in constant time).
+    pub fn authenticate(&self, key: &str) -> Option<LocationId> {
+        let hash = KeyHash::of(key);
+        let keys = read(&self.inner.by_key);
+        let (stored, id) = keys.get_key_value(&hash)?;
+        stored.ct_eq(&hash).then_some(*id)
+    }
+
+    /// Enqueues a test alert for a location to every notifier.
+    pub async fn send_test_alert(&self, id: LocationId) -> Result<(), EngineError> {
+        let slot = read(&self.inner.slots)
+            .get(&id)
+            .cloned()
+            .ok_or(EngineError::NotFound(id))?;
+        let mut st = slot.state.lock().await;
+        let now = self.inner.clock.now();
+        let alert = crate::notify::Alert {
+            kind: crate::notify::AlertKind::Test,
+            location_id: id,
+            location_name: st.loc.name.clone(),
+            event_id: None,
+            started_at: None,
+            detected_at: None,
+            ended_at: None,
+            cause: Cause::Unknown,
+            at: now,
+        };
+        let t = Transition {
+            location_id: id,
+            status: st.status,
+            interval: None,
+            event: crate::store::EventChange::None,
+            notifications: vec![NewNotification {
+                notifier: String::new(),
+                chat: String::new(),
+                alert,
+            }],
+        };
+        let mut copy = st.clone();
+        self.commit(&mut copy, t).await?;
+        *st = copy;
+        Ok(())
+    }
+
+    /// Wakes the delivery worker (e.g. after enqueuing from outside).
+    pub fn kick_delivery(&self) {
+        self.inner.delivery_wake.notify_one();
+    }
+}
+
+/// What the device is told: beat three times per timeout, so one lost beat is no outage.
+pub fn next_interval(timeout: Duration) -> Duration {
+    (timeout / 3).max(Duration::from_secs(1))
+}
+
+#[async_trait]
+impl HeartbeatSink for Engine {
+    async fn heartbeat(&self, key: &str, facts: DeviceFacts) -> Result<BeatAck, BeatRejection> {
+        let id = self.authenticate(key).ok_or(BeatRejection::UnknownKey)?;
+        self.heartbeat_for(id, facts).await
+    }
+
+    fn status_counts(&self) -> StatusCounts {
+        let mut c = StatusCounts::default();
+        for slot in read(&self.inner.slots).values() {
+            match status_of(slot.status.load(Ordering::Relaxed)) {
+                Status::Up => c.up += 1,
+                Status::Down => c.down += 1,
+                Status::Unknown => c.unknown += 1,
+                Status::Paused => c.paused += 1,
+            }
+        }
+        c
+    }
+
+    fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire) && !self.inner.shutdown.is_cancelled()
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,531 @@
+//! [`MemoryStore`]: a complete [`StatusStore`] kept in memory.
+//!
+//! It is the reference for the semantics every database store must match (the conformance
+//! suite in `outage-testkit` runs against it too), and it backs engine tests and embedders that
+//! do not need persistence.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::*;
+use crate::keys::KeyHash;
+use crate::store::*;
+
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    item: OutboxItem,
+    state: RowState,
+    next_attempt_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: i64,
+    locations: BTreeMap<LocationId, LocationRecord>,
+    beats: Vec<Heartbeat>,
+    events: BTreeMap<EventId, PowerEvent>,
+    intervals: Vec<StateInterval>,
+    outbox: BTreeMap<OutboxId, OutboxRow>,
+    refs: Vec<(EventId, MessageRef)>,
+    alive_at: Option<DateTime<Utc>>,
+}
+
+impl Inner {
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// A [`StatusStore`] in memory; cloning shares nothing (create one and wrap it in an `Arc`).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every method mutates after
+        // validating), so recovering from poisoning is safe.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn not_found(what: impl std::fmt::Display) -> StoreError {
+    StoreError::NotFound {
+        what: what.to_string(),
+    }
+}
+
+#[async_trait]
+impl StatusStore for MemoryStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn create_location(
+        &self,
+        new: &NewLocation,
+        key_hash: KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Location, StoreError> {
+        let mut g = self.lock();
+        if g.locations.values().any(|r| r.location.name == new.name) {
+            return Err(StoreError::Conflict(format!(
+                "a location named `{}` already exists",
+                new.name
+            )));
+        }
+        let id = LocationId(g.id());
+        let location = Location {
+            id,
+            name: new.name.clone(),
+            timeout: new.timeout,
+            chat_id: new.chat_id.clone(),
+            enabled: true,
+            paused_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        g.locations.insert(
+            id,
+            LocationRecord {
+                location: location.clone(),
+                key_hash,
+                runtime: LocationRuntime::default(),
+            },
+        );
+        Ok(location)
+    }
+
+    async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
+        Ok(self.lock().locations.values().cloned().collect())
+    }
+
+    async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
+        Ok(self.lock().locations.get(&id).cloned())
+    }
+
+    async fn update_location(
+        &self,
+        id: LocationId,
+        patch: &LocationPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Location, StoreError> {
+        let mut g = self.lock();
+        if let Some(name) = &patch.name
+            && g.locations
+                .values()
+                .any(|r| r.location.name == *name && r.location.id != id)
+        {
+            return Err(StoreError::Conflict(format!(
+                "a location named `{name}` already exists"
+            )));
+        }
+        let rec = g
+            .locations
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("location {id}")))?;
+        let l = &mut rec.location;
+        if let Some(v) = &patch.name {
+            l.name = v.clone();
+        }
+        if let Some(v) = patch.timeout {
+            l.timeout = v;
+        }
+        if let Some(v) = &patch.chat_id {
+            l.chat_id = v.clone();
+        }
+        if let Some(v) = patch.enabled {
+            l.enabled = v;
+        }
+        if let Some(v) = patch.paused_until {
+            l.paused_until = v;
+        }
+        l.updated_at = now;
+        Ok(l.clone())
+    }
+
+    async fn set_key_hash(&self, id: LocationId, key_hash: KeyHash) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let rec = g
+            .locations
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("location {id}")))?;
+        rec.key_hash = key_hash;
+        Ok(())
+    }
+
+    async fn delete_location(&self, id: LocationId) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let existed = g.locations.remove(&id).is_some();
+        g.beats.retain(|b| b.location_id != id);
+        g.intervals.retain(|i| i.location_id != id);
+        let gone: Vec<EventId> = g
+            .events
+            .values()
+            .filter(|e| e.location_id == id)
+            .map(|e| e.id)
+            .collect();
+        g.events.retain(|_, e| e.location_id != id);
+        g.refs.retain(|(e, _)| !gone.contains(e));
+        g.outbox.retain(|_, r| r.item.alert.location_id != id);
+        Ok(existed)
+    }
+
+    async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError> {
+        let g = self.lock();
+        Ok(RuntimeSnapshot {
+            locations: g.locations.values().cloned().collect(),
+            monitor_alive_at: g.alive_at,
+        })
+    }
+
+    async fn record_heartbeats(
+        &self,
+        beats: &[Heartbeat],
+        alive_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        for b in beats {
+            // Beats of a location deleted meanwhile are dropped, as a foreign key would.
+            let Some(rec) = g.locations.get_mut(&b.location_id) else {
+                continue;
+            };
+            if rec.runtime.last_seen.is_none_or(|t| t <= b.received_at) {
+                rec.runtime.last_seen = Some(b.received_at);
+                rec.runtime.last_facts = b.facts.clone();
+            }
+            g.beats.push(b.clone());
+        }
+        g.alive_at = Some(g.alive_at.map_or(alive_at, |a| a.max(alive_at)));
+        Ok(())
+    }
+
+    async fn recent_heartbeats(
+        &self,
+        id: LocationId,
+        limit: u32,
+    ) -> Result<Vec<Heartbeat>, StoreError> {
+        let g = self.lock();
+        let mut v: Vec<_> = g
+            .beats
+            .iter()
+            .filter(|b| b.location_id == id)
+            .cloned()
+            .collect();
+        v.sort_by_key(|b| std::cmp::Reverse(b.received_at));
+        v.truncate(limit as usize);
+        Ok(v)
+    }
+
+    async fn apply_transition(&self, t: &Transition) -> Result<Option<EventId>, StoreError> {
+        let mut g = self.lock();
+        if !g.locations.contains_key(&t.location_id) {
+            return Err(not_found(format!("location {}", t.location_id)));
+        }
+        // Validate before mutating, so a failed transition changes nothing.
+        if let EventChange::Close { event_id, .. } = &t.event {
+            match g.events.get(event_id) {
+                Some(e) if e.location_id == t.location_id => {}
+                _ => return Err(not_found(format!("event {event_id}"))),
+            }
+        }
+        let opened = match &t.event {
+            EventChange::None => None,
+            EventChange::Open {
+                started_at,
+                detected_at,
+                cause,
+            } => Some((*started_at, *detected_at, None, *cause)),
+            EventChange::Closed {
+                started_at,
+                detected_at,
+                ended_at,
+                cause,
+            } => Some((*started_at, *detected_at, Some(*ended_at), *cause)),
+            EventChange::Close {
+                event_id,
+                ended_at,
+                cause,
+            } => {
+                if let Some(e) = g.events.get_mut(event_id) {
+                    e.ended_at = Some(*ended_at);
+                    e.cause = *cause;
+                }
+                None
+            }
+        };
+        let new_event = match opened {
+            Some((started_at, detected_at, ended_at, cause)) => {
+                let id = EventId(g.id());
+                g.events.insert(
+                    id,
+                    PowerEvent {
+                        id,
+                        location_id: t.location_id,
+                        started_at,
+                        detected_at,
+                        ended_at,
+                        cause,
+                    },
+                );
+                Some(id)
+            }
+            None => None,
+        };
+        if let Some(sw) = &t.interval {
+            let mut at = sw.at;
+            if let Some(open) = g
+                .intervals
+                .iter_mut()
+                .find(|i| i.location_id == t.location_id && i.end.is_none())
+            {
+                at = sw.at.max(open.start);
+                open.end = Some(at);
+                if let Some(k) = sw.relabel_closed_as {
+                    open.kind = k;
+                }
+            }
+            g.intervals.push(StateInterval {
+                location_id: t.location_id,
+                kind: sw.kind,
+                start: at,
+                end: None,
+            });
+            // Drop intervals that ended up empty (a switch at the same instant).
+            g.intervals
+                .retain(|i| i.location_id != t.location_id || i.end.is_none_or(|e| e > i.start));
+        }
+        let open_event = {
+            let open: Vec<_> = g
+                .events
+                .values()
+                .filter(|e| e.location_id == t.location_id && e.ended_at.is_none())
+                .cloned()
+                .collect();
+            open.into_iter().max_by_key(|e| e.id)
+        };
+        if let Some(rec) = g.locations.get_mut(&t.location_id) {
+            rec.runtime.status = Some(t.status);
+            rec.runtime.open_event = open_event;
+        }
+        for n in &t.notifications {
+            let id = OutboxId(g.id());
+            let mut alert = n.alert.clone();
+            if alert.event_id.is_none() {
+                alert.event_id = new_event;
+            }
+            g.outbox.insert(
+                id,
+                OutboxRow {
+                    item: OutboxItem {
+                        id,
+                        notifier: n.notifier.clone(),
+                        chat: n.chat.clone(),
+                        alert: alert.clone(),
+                        attempts: 0,
+                        created_at: alert.at,
+                    },
+                    state: RowState::Pending,
+                    next_attempt_at: alert.at,
+                    finished_at: None,
+                    last_error: None,
+                },
+            );
+        }
+        Ok(new_event)
+    }
+
+    async fn list_events(&self, f: &EventFilter) -> Result<Vec<PowerEvent>, StoreError> {
+        let g = self.lock();
+        let mut v: Vec<_> = g
+            .events
+            .values()
+            .filter(|e| f.location_id.is_none_or(|l| e.location_id == l))
+            .filter(|e| {
+                f.to.is_none_or(|to| e.started_at.unwrap_or(e.detected_at) < to)
+            })
+            .filter(|e| {
+                f.from
+                    .is_none_or(|from| e.ended_at.is_none_or(|end| end >= from))
+            })
+            .cloned()
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.id));
+        if let Some(n) = f.limit {
+            v.truncate(n as usize);
+        }
+        Ok(v)
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<PowerEvent>, StoreError> {
+        Ok(self.lock().events.get(&id).cloned())
+    }
+
+    async fn list_intervals(
+        &self,
+        id: LocationId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StateInterval>, StoreError> {
+        let g = self.lock();
+        let mut v: Vec<_> = g
+            .intervals
+            .iter()
+            .filter(|i| i.location_id == id && i.start < to && i.end.is_none_or(|e| e > from))
+            .cloned()
+            .collect();
+        v.sort_by_key(|i| i.start);
+        Ok(v)
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let g = self.lock();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for row in g.outbox.values().filter(|r| r.state == RowState::Pending) {
+            let queue = (row.item.notifier.clone(), row.item.chat.clone());
+            // Only the head of each queue may go, so a retry never lets a later message overtake.
+            if !seen.insert(queue) {
+                continue;
+            }
+            if row.next_attempt_at <= now {
+                out.push(row.item.clone());
+                if out.len() >= limit as usize {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn complete_notification(
+        &self,
+        id: OutboxId,
+        delivered: Option<&MessageRef>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let row = g
+            .outbox
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("notification {}", id.0)))?;
+        row.state = RowState::Delivered;
+        row.finished_at = Some(now);
+        let event = row.item.alert.event_id;
+        if let (Some(ev), Some(r)) = (event, delivered)
+            && !g.refs.iter().any(|(e, x)| *e == ev && x == r)
+        {
+            g.refs.push((ev, r.clone()));
+        }
+        Ok(())
+    }
+
+    async fn retry_notification(
+        &self,
+        id: OutboxId,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let row = g
+            .outbox
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("notification {}", id.0)))?;
+        row.item.attempts += 1;
+        row.next_attempt_at = next_attempt_at;
+        row.last_error = Some(error.to_string());
+        Ok(())
+    }
+
+    async fn fail_notification(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let row = g
+            .outbox
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("notification {}", id.0)))?;
+        row.item.attempts += 1;
+        row.state = RowState::Failed;
+        row.finished_at = Some(row.next_attempt_at);
+        row.last_error = Some(error.to_string());
+        Ok(())
+    }
+
+    async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .values()
+            .filter(|r| r.state == RowState::Pending)
+            .map(|r| r.next_attempt_at)
+            .min())
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let g = self.lock();
+        let mut s = OutboxStats::default();
+        for r in g.outbox.values() {
+            match r.state {
+                RowState::Pending => s.pending += 1,
+                RowState::Delivered => s.delivered += 1,
+                RowState::Failed => s.failed += 1,
+            }
+        }
+        Ok(s)
+    }
+
+    async fn message_refs(&self, event_id: EventId) -> Result<Vec<MessageRef>, StoreError> {
+        Ok(self
+            .lock()
+            .refs
+            .iter()
+            .filter(|(e, _)| *e == event_id)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn prune(
+        &self,
+        beats_before: DateTime<Utc>,
+        outbox_before: DateTime<Utc>,
+    ) -> Result<PruneStats, StoreError> {
+        let mut g = self.lock();
+        let (b0, o0) = (g.beats.len(), g.outbox.len());
+        g.beats.retain(|b| b.received_at >= beats_before);
+        g.outbox.retain(|_, r| {
+            r.state == RowState::Pending || r.finished_at.is_none_or(|f| f >= outbox_before)
+        });
+        Ok(PruneStats {
+            heartbeats: (b0 - g.beats.len()) as u64,
+            outbox: (o0 - g.outbox.len()) as u64,
+        })
+    }
+}

@@ -1,0 +1,236 @@
+//! The [`Notifier`] trait, the alerts it delivers and the built-in `console` notifier.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Cause, EventId, LocationId, MessageRef};
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// Heartbeats stopped: the power (probably) went off.
+    Outage,
+    /// The outage still lasts: refresh the running duration of the outage message.
+    OutageUpdate,
+    /// Power is back. `started_at` may be `None` when it went out while the monitor was offline.
+    Restored,
+    /// Heartbeats resumed from the same boot: the power stayed on, only the network was down.
+    /// Notifiers edit the earlier outage message instead of sending a new one.
+    NetworkRestored,
+    /// A maintenance pause began.
+    Paused,
+    /// A manual test ("send test alert").
+    Test,
+}
+
+/// One thing to tell people about a location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// What happened.
+    pub kind: AlertKind,
+    /// Which location.
+    pub location_id: LocationId,
+    /// Its name at the time of the alert.
+    pub location_name: String,
+    /// The outage this is about, if any.
+    pub event_id: Option<EventId>,
+    /// Backdated outage start (`None`: unknown, the monitor was offline).
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the monitor noticed the outage.
+    pub detected_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Cause as known now.
+    pub cause: Cause,
+    /// When the alert was created (server clock).
+    pub at: DateTime<Utc>,
+}
+
+impl Alert {
+    /// Outage duration as known at `now` (until `ended_at` when it ended).
+    pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::TimeDelta> {
+        Some(self.ended_at.unwrap_or(now) - self.started_at?)
+    }
+}
+
+/// Why a delivery failed; the variant decides what the delivery worker does next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// The service asked us to slow down: retry exactly after `retry_after`.
+    #[error("rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the service asked to wait.
+        retry_after: Duration,
+    },
+    /// A passing problem (timeout, 5xx, connection refused): retry with backoff.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Retrying cannot help (chat not found, bot blocked, bad token): give up and report.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// What the notifier knows about earlier messages of the same outage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryContext {
+    /// Chat (queue key) this delivery goes to.
+    pub chat: String,
+    /// Messages already sent about the same event by this notifier, oldest first.
+    pub earlier: Vec<MessageRef>,
+}
+
+/// Something that tells people about alerts: Telegram, a webhook, the console.
+#[async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
+    /// Stable name (`telegram`, `console`); used as the outbox queue name.
+    fn name(&self) -> &str;
+
+    /// The chat (queue key) an alert for a location goes to, given the location's override.
+    fn chat_for(&self, location_chat: Option<&str>) -> String {
+        location_chat.unwrap_or("default").to_string()
+    }
+
+    /// Whether this notifier wants alerts of this kind at all (e.g. a console has no use for
+    /// live duration updates). Alerts it does not want are never enqueued for it.
+    fn accepts(&self, _kind: AlertKind) -> bool {
+        true
+    }
+
+    /// Delivers one alert. Returns where the message went, if it can be edited or replied to later.
+    async fn deliver(
+        &self,
+        alert: &Alert,
+        ctx: &DeliveryContext,
+    ) -> Result<Option<MessageRef>, NotifyError>;
+}
+
+/// A list of notifiers is itself a notifier: it delivers to each in turn and fails with the
+/// first error. (The engine enqueues one outbox row per notifier instead, so that a retry of one
+/// never repeats a delivery of another; this impl is for embedding and test alerts.)
+#[async_trait]
+impl Notifier for Vec<Arc<dyn Notifier>> {
+    fn name(&self) -> &str {
+        "fan-out"
+    }
+
+    async fn deliver(
+        &self,
+        alert: &Alert,
+        ctx: &DeliveryContext,
+    ) -> Result<Option<MessageRef>, NotifyError> {
+        let mut first = None;
+        for n in self {
+            let r = n.deliver(alert, ctx).await?;
+            if first.is_none() {
+                first = r;
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// Formats a duration as "2 h 14 min", "5 min", "40 s".
+pub fn human_duration(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// Writes alerts as readable lines to standard output (and the log). Useful before a real
+/// notifier is configured, and in the `demo`.
+#[derive(Debug, Clone)]
+pub struct ConsoleNotifier {
+    tz: chrono_tz::Tz,
+}
+
+impl ConsoleNotifier {
+    /// A console notifier printing times in `tz`.
+    pub fn new(tz: chrono_tz::Tz) -> Self {
+        Self { tz }
+    }
+
+    /// The line printed for an alert.
+    pub fn render(&self, alert: &Alert) -> String {
+        let t = |d: DateTime<Utc>| d.with_timezone(&self.tz).format("%H:%M:%S").to_string();
+        let name = &alert.location_name;
+        let dur = alert
+            .duration(alert.at)
+            .map(human_duration)
+            .unwrap_or_else(|| "an unknown time".into());
+        match alert.kind {
+            AlertKind::Outage => match alert.started_at {
+                Some(s) => format!("🔴 {name}: power is off since {}", t(s)),
+                None => {
+                    format!("🔴 {name}: power is off (it went out while the monitor was offline)")
+                }
+            },
+            AlertKind::OutageUpdate => format!("🔴 {name}: still no power, {dur} so far"),
+            AlertKind::Restored => {
+                let end = alert.ended_at.map(t).unwrap_or_default();
+                match alert.started_at {
+                    Some(_) => format!("🟢 {name}: power is back at {end}, it was off {dur}"),
+                    None => format!(
+                        "🟢 {name}: power came back at {end}; it went out while the monitor was offline"
+                    ),
+                }
+            }
+            AlertKind::NetworkRestored => {
+                format!("🟡 {name}: the power stayed on, only the network was down for {dur}")
+            }
+            AlertKind::Paused => format!("⏸ {name}: paused, no alerts until further notice"),
+            AlertKind::Test => format!("✅ {name}: test alert, notifications work"),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for ConsoleNotifier {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    fn accepts(&self, kind: AlertKind) -> bool {
+        kind != AlertKind::OutageUpdate
+    }
+
+    async fn deliver(
+        &self,
+        alert: &Alert,
+        ctx: &DeliveryContext,
+    ) -> Result<Option<MessageRef>, NotifyError> {
+        let line = self.render(alert);
+        tracing::info!(target: "outage::console", cause = %alert.cause, "{line}");
+        println!("{line}");
+        Ok(Some(MessageRef {
+            notifier: "console".into(),
+            chat: ctx.chat.clone(),
+            message_id: format!("{}", alert.at.timestamp_millis()),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_talk() {
+        let d = chrono::TimeDelta::seconds;
+        assert_eq!(human_duration(d(40)), "40 s");
+        assert_eq!(human_duration(d(300)), "5 min");
+        assert_eq!(human_duration(d(2 * 3600 + 14 * 60 + 5)), "2 h 14 min");
+        assert_eq!(human_duration(d(3600)), "1 h");
+        assert_eq!(human_duration(d(86_400 + 7200)), "1 d 2 h");
+    }
+}

@@ -1,0 +1,355 @@
+//! The [`StatusStore`] trait: where locations, heartbeats, outages, state intervals and the
+//! notification outbox live.
+//!
+//! Invariants every implementation keeps (the conformance suite in `outage-testkit` checks them):
+//! - [`StatusStore::apply_transition`] writes the status, the interval change, the event change
+//!   and the outbox rows in **one transaction**: either all of it is stored or none.
+//! - At most one interval per location is open (`end = NULL`), and intervals never overlap.
+//! - Only the SHA-256 hash of a location key is stored.
+//! - Outbox rows of one `(notifier, chat)` queue are handed out strictly in insertion order:
+//!   [`StatusStore::claim_notifications`] returns only the head of each queue.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::*;
+use crate::keys::KeyHash;
+use crate::notify::Alert;
+
+/// What went wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or opened (maps to HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A referenced row does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `location 7`.
+        what: String,
+    },
+    /// A uniqueness rule would be broken, e.g. two locations with one name.
+    #[error("{0}")]
+    Conflict(String),
+    /// Invalid input to the store (a bad URL, an impossible value).
+    #[error("{0}")]
+    Invalid(String),
+    /// The operation is not supported by this store.
+    #[error("{0} is not supported by this store")]
+    Unsupported(&'static str),
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// A location together with its key hash and the runtime state the engine needs after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationRecord {
+    /// The location.
+    pub location: Location,
+    /// SHA-256 of its API key.
+    pub key_hash: KeyHash,
+    /// Persisted runtime state.
+    pub runtime: LocationRuntime,
+}
+
+/// Runtime state of a location as last persisted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocationRuntime {
+    /// Last status written by a transition (`None` for a location never seen).
+    pub status: Option<Status>,
+    /// Last heartbeat time.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Device facts of the last heartbeat.
+    pub last_facts: DeviceFacts,
+    /// The outage in progress, if any.
+    pub open_event: Option<PowerEvent>,
+}
+
+/// Everything the engine loads at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeSnapshot {
+    /// All locations with their runtime state.
+    pub locations: Vec<LocationRecord>,
+    /// Last time the monitor itself was known to be alive (written with every heartbeat batch).
+    pub monitor_alive_at: Option<DateTime<Utc>>,
+}
+
+/// A change of the event of a location, applied inside a [`Transition`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventChange {
+    /// No change.
+    None,
+    /// Open a new outage.
+    Open {
+        /// Backdated start (`None`: unknown, it began while the monitor was offline).
+        started_at: Option<DateTime<Utc>>,
+        /// Detection time.
+        detected_at: DateTime<Utc>,
+        /// Cause known so far.
+        cause: Cause,
+    },
+    /// Open and close at once: an outage discovered only when it was already over.
+    Closed {
+        /// Backdated start, if known.
+        started_at: Option<DateTime<Utc>>,
+        /// Detection time.
+        detected_at: DateTime<Utc>,
+        /// When it ended.
+        ended_at: DateTime<Utc>,
+        /// Why.
+        cause: Cause,
+    },
+    /// Close an open outage.
+    Close {
+        /// Which event.
+        event_id: EventId,
+        /// When it ended (possibly backdated by the device's uptime).
+        ended_at: DateTime<Utc>,
+        /// Final cause.
+        cause: Cause,
+    },
+}
+
+/// A change of the current state interval.
+///
+/// The store closes the open interval at `max(at, its start)` and opens the new one from that
+/// same instant, so intervals never overlap even when `at` lies before the open interval began
+/// (a backdated outage start after a restart). An interval that ends up empty is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalSwitch {
+    /// Close the open interval here and open a new one from here.
+    pub at: DateTime<Utc>,
+    /// Kind of the new interval.
+    pub kind: IntervalKind,
+    /// Relabel the interval being closed (down → network when the outage was only the network).
+    pub relabel_closed_as: Option<IntervalKind>,
+}
+
+/// A state change of one location, written atomically with its notifications.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// Which location.
+    pub location_id: LocationId,
+    /// New status.
+    pub status: Status,
+    /// Interval change (possibly none, e.g. for a live update).
+    pub interval: Option<IntervalSwitch>,
+    /// Event change.
+    pub event: EventChange,
+    /// Notifications to enqueue (one row per notifier is created for each).
+    pub notifications: Vec<NewNotification>,
+}
+
+/// A notification to enqueue in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    /// Notifier name that will deliver it.
+    pub notifier: String,
+    /// Queue key inside the notifier (the chat); delivery is ordered per `(notifier, chat)`.
+    pub chat: String,
+    /// What to say. If it concerns the event being opened by the same transition, its
+    /// `event_id` is filled in by the store.
+    pub alert: Alert,
+}
+
+/// Identifier of an outbox row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OutboxId(pub i64);
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    /// Row id.
+    pub id: OutboxId,
+    /// Notifier name.
+    pub notifier: String,
+    /// Queue key (chat).
+    pub chat: String,
+    /// What to say.
+    pub alert: Alert,
+    /// How many delivery attempts failed so far.
+    pub attempts: u32,
+    /// When the row was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Counts of outbox rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Waiting for delivery (including retries).
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up (permanent error).
+    pub failed: u64,
+}
+
+/// Filter for [`StatusStore::list_events`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    /// Only this location.
+    pub location_id: Option<LocationId>,
+    /// Only events that overlap `[from, to)`.
+    pub from: Option<DateTime<Utc>>,
+    /// See `from`.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many, newest first.
+    pub limit: Option<u32>,
+}
+
+/// What a retention run deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    /// Raw heartbeats deleted.
+    pub heartbeats: u64,
+    /// Delivered or failed outbox rows deleted.
+    pub outbox: u64,
+}
+
+/// Storage of everything the monitor knows. Implemented by the SQLite and PostgreSQL crates
+/// and by [`crate::memory_store::MemoryStore`].
+#[async_trait]
+pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Brings the schema up to date. Idempotent.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Cheap round trip to check the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a location; the name must be unique.
+    async fn create_location(
+        &self,
+        new: &NewLocation,
+        key_hash: KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Location, StoreError>;
+
+    /// All locations, ordered by id.
+    async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError>;
+
+    /// One location by id.
+    async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError>;
+
+    /// Applies a partial update.
+    async fn update_location(
+        &self,
+        id: LocationId,
+        patch: &LocationPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Location, StoreError>;
+
+    /// Replaces the key hash (key rotation).
+    async fn set_key_hash(&self, id: LocationId, key_hash: KeyHash) -> Result<(), StoreError>;
+
+    /// Deletes a location and its history. Returns whether it existed.
+    async fn delete_location(&self, id: LocationId) -> Result<bool, StoreError>;
+
+    /// Everything the engine needs to resume after a restart.
+    async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError>;
+
+    /// Persists a batch of heartbeats (raw beats and each location's last-seen state) and the
+    /// monitor's own liveness mark, in one transaction.
+    async fn record_heartbeats(
+        &self,
+        beats: &[Heartbeat],
+        alive_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Raw heartbeats of a location, newest first.
+    async fn recent_heartbeats(
+        &self,
+        id: LocationId,
+        limit: u32,
+    ) -> Result<Vec<Heartbeat>, StoreError>;
+
+    /// Writes a state change with its notifications atomically. Returns the id of the event
+    /// opened (or opened-and-closed) by it, if any.
+    async fn apply_transition(&self, t: &Transition) -> Result<Option<EventId>, StoreError>;
+
+    /// Applies many transitions (e.g. marking every location `unknown` at start-up). Stores
+    /// override this to use one transaction; each transition stays atomic either way.
+    async fn apply_transitions(&self, ts: &[Transition]) -> Result<(), StoreError> {
+        for t in ts {
+            self.apply_transition(t).await?;
+        }
+        Ok(())
+    }
+
+    /// Power events, newest first.
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<PowerEvent>, StoreError>;
+
+    /// One event by id.
+    async fn get_event(&self, id: EventId) -> Result<Option<PowerEvent>, StoreError>;
+
+    /// State intervals of a location overlapping `[from, to)`, oldest first.
+    async fn list_intervals(
+        &self,
+        id: LocationId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StateInterval>, StoreError>;
+
+    /// The head row of every `(notifier, chat)` queue that is due at `now`, oldest first.
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Marks a row delivered and remembers where the message went (for later edits/replies).
+    async fn complete_notification(
+        &self,
+        id: OutboxId,
+        delivered: Option<&MessageRef>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records a failed attempt and when to try again.
+    async fn retry_notification(
+        &self,
+        id: OutboxId,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Gives up on a row (permanent error); it stays visible as failed.
+    async fn fail_notification(&self, id: OutboxId, error: &str) -> Result<(), StoreError>;
+
+    /// Earliest `next_attempt_at` of any pending row (so the worker knows when to wake).
+    async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Counts of outbox rows.
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+
+    /// Messages sent about an event (by any notifier), oldest first.
+    async fn message_refs(&self, event_id: EventId) -> Result<Vec<MessageRef>, StoreError>;
+
+    /// Deletes raw heartbeats older than `beats_before` and finished outbox rows older than
+    /// `outbox_before`. Intervals and events are kept.
+    async fn prune(
+        &self,
+        beats_before: DateTime<Utc>,
+        outbox_before: DateTime<Utc>,
+    ) -> Result<PruneStats, StoreError>;
+
+    /// Writes a consistent copy of the database to `path` (SQLite: `VACUUM INTO`).
+    async fn backup(&self, _path: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("backup"))
+    }
+}
+
+/// Options every store understands (`[store]` section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreOptions {
+    /// Connection URL (`sqlite://…`, `postgres://…`).
+    pub url: String,
+    /// Maximum connections in the pool.
+    pub pool: u32,
+    /// How long to wait for a connection / a locked database.
+    pub busy_timeout: Duration,
+}

@@ -1,0 +1,19 @@
+//! `outage-testkit`: what tests of outage-monitor and of its plugins share.
+//!
+//! - [`store_suite`]: the behaviour suite every `StatusStore` must pass.
+//! - [`notifier`]: notifiers that record or fail on demand.
+//! - [`telegram`]: a fake Telegram Bot API server that validates requests against the spec.
+//!
+//! Test-only code: it may depend on anything a test needs, but production crates must never
+//! depend on it (only as a dev-dependency).
+
+pub mod notifier;
+pub mod store_suite;
+pub mod telegram;
+
+pub use outage_core::TokioClock;
+
+/// A fixed, readable start time for stories: Monday 2026-11-23 12:00:00 UTC.
+pub fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_763_899_200, 0).unwrap_or_default()
+}

@@ -1,0 +1,1 @@
+//! The StatusStore conformance suite (stories per behaviour).
