@@ -156,8 +156,9 @@ esac
 tmp_dir=$(mktemp -d 2> /dev/null || mktemp -d -t outage-heartbeat.XXXXXX) \
     || die "cannot create a temporary directory"
 reply_file="$tmp_dir/reply"
+sleep_pid=""
 trap 'rm -rf "$tmp_dir"' EXIT
-trap 'exit 0' INT TERM HUP
+trap '[ -z "$sleep_pid" ] || kill "$sleep_pid" 2> /dev/null; exit 0' INT TERM HUP
 
 # --- one heartbeat --------------------------------------------------------
 
@@ -209,8 +210,13 @@ post() {
                 --data-binary "$1" "$endpoint") || http_code=${http_code:-000}
         is_uint "$http_code" || http_code=000
     else
-        # wget reports HTTP errors only through its exit status.
-        if wget -q -T "$TIMEOUT" -O "$reply_file" \
+        # wget reports HTTP errors only through its exit status. Its timeout
+        # option differs (and crashes some BusyBox builds), so `timeout` bounds
+        # the request where it exists.
+        limit=""
+        command -v timeout > /dev/null 2>&1 && limit="timeout $TIMEOUT"
+        # shellcheck disable=SC2086 # $limit is empty or two words on purpose
+        if $limit wget -q -O "$reply_file" \
             --header "Authorization: Bearer $key" \
             --header 'Content-Type: application/json' \
             --post-data "$1" "$endpoint"; then
@@ -320,5 +326,7 @@ while :; do
     beat || true
     # Sleep in the background so a TERM signal ends the script at once.
     sleep "$delay" &
-    wait $! || true
+    sleep_pid=$!
+    wait "$sleep_pid" || true
+    sleep_pid=""
 done

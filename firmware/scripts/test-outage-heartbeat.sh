@@ -77,7 +77,6 @@ OUTAGE_SERVER_URL="$base/" OUTAGE_API_KEY=test-key hb --once
 check "env settings + trailing slash" test $? -eq 0
 check "sequence continues across --once runs" python3 -c 'import json,sys; assert json.loads(sys.argv[1])["seq"]==2' "$(field 2 body)"
 
-echo "$work/keyfile" > /dev/null
 printf 'test-key\n' > "$work/keyfile"
 hb --once --url "$base/api/v1/heartbeat" --key-file "$work/keyfile"
 check "--key-file and full endpoint URL" test $? -eq 0
@@ -132,7 +131,7 @@ check "--help exits 0 and explains" grep -q -- "--once" "$work/err"
 
 # Loop mode honours next_in_s (5 s here): about 2 beats in 7 s, seq 1 then 2.
 start_server MOCK_NEXT_IN_S=5
-hb --url "$base" --key test-key --interval 3600 &
+"${run_sh[@]}" "$script" --url "$base" --key test-key --interval 3600 &
 loop_pid=$!
 sleep 7
 kill "$loop_pid" 2> /dev/null

@@ -26,7 +26,11 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     let mut out = std::io::stdout().lock();
-    if out.write_all(&buf[..len]).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(&buf[..len])
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS

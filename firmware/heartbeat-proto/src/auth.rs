@@ -57,7 +57,15 @@ mod tests {
     #[test]
     fn refuses_bad_keys() {
         assert_eq!(validate_key(""), Err(Error::KeyEmpty));
-        for bad in ["a b", " a", "a\n", "a\r\nX-Evil: 1", "ключ", "a\t", "a\u{7f}"] {
+        for bad in [
+            "a b",
+            " a",
+            "a\n",
+            "a\r\nX-Evil: 1",
+            "ключ",
+            "a\t",
+            "a\u{7f}",
+        ] {
             assert_eq!(validate_key(bad), Err(Error::KeyCharacters), "{bad:?}");
         }
         assert_eq!(bearer_header::<64>(""), Err(Error::KeyEmpty));

@@ -95,7 +95,11 @@ mod tests {
     fn huge_failure_counts_do_not_overflow() {
         for f in [31, 32, 33, 64, 1_000, u32::MAX] {
             assert_eq!(backoff_delay_s(f, 5, 300, None), 300, "{f}");
-            assert_eq!(backoff_delay_s(f, u32::MAX, u32::MAX, None), u32::MAX, "{f}");
+            assert_eq!(
+                backoff_delay_s(f, u32::MAX, u32::MAX, None),
+                u32::MAX,
+                "{f}"
+            );
         }
         assert_eq!(backoff_delay_s(2, u32::MAX, u32::MAX, None), u32::MAX);
     }
@@ -118,7 +122,10 @@ mod tests {
             let full = backoff_delay_s(failures, 3, 200, None);
             for r in [0, 1, 2, 7, 99, 12_345, u32::MAX - 1, u32::MAX] {
                 let d = backoff_delay_s(failures, 3, 200, Some(r));
-                assert!(d <= full && d >= full.div_ceil(2) && d >= 1, "{failures} {r} {d}");
+                assert!(
+                    d <= full && d >= full.div_ceil(2) && d >= 1,
+                    "{failures} {r} {d}"
+                );
             }
         }
         assert_eq!(backoff_delay_s(1, 1, 1, Some(u32::MAX)), 1);
@@ -140,7 +147,8 @@ mod tests {
         assert_eq!(b.fail_hard(None), 60);
         assert_eq!(b.fail(None), 60);
         b.succeed();
-        assert_eq!(b.fail(Some(3)), 5 - 3 % 3);
+        // 5 - 3 % (5 / 2 + 1) = 5
+        assert_eq!(b.fail(Some(3)), 5);
         for _ in 0..100 {
             assert!(b.fail(Some(7)) <= 60);
         }

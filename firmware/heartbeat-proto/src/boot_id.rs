@@ -68,7 +68,10 @@ mod tests {
         ]);
         assert_eq!(id.as_str(), "3f2a9c4e8b7d4e1fa0c5d2b6e9f81734");
         assert_eq!(format!("{id}"), "3f2a9c4e8b7d4e1fa0c5d2b6e9f81734");
-        assert_eq!(format!("{id:?}"), "BootId(3f2a9c4e8b7d4e1fa0c5d2b6e9f81734)");
+        assert_eq!(
+            format!("{id:?}"),
+            "BootId(3f2a9c4e8b7d4e1fa0c5d2b6e9f81734)"
+        );
     }
 
     #[test]
@@ -93,6 +96,10 @@ mod tests {
     fn const_construction() {
         const ID: BootId = BootId::from_bytes([0x5a; 16]);
         assert_eq!(ID.as_str().len(), 32);
-        assert!(ID.as_str().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            ID.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

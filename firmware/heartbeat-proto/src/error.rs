@@ -45,7 +45,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
             Error::BufferTooSmall => "the output buffer is too small",
-            Error::BodyTooLarge => "the heartbeat body would be larger than the server's 1 KiB limit",
+            Error::BodyTooLarge => {
+                "the heartbeat body would be larger than the server's 1 KiB limit"
+            }
             Error::UrlEmpty => "the server URL is empty",
             Error::UrlScheme => {
                 "the server URL must start with http:// or https:// (for example http://192.168.1.10:8080)"

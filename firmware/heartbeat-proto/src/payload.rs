@@ -116,8 +116,7 @@ mod tests {
             fw: &'a str,
             rssi: i32,
         }
-        let (b, used): (Back<'_>, usize) =
-            serde_json_core::from_str(EXAMPLE_PAYLOAD).unwrap();
+        let (b, used): (Back<'_>, usize) = serde_json_core::from_str(EXAMPLE_PAYLOAD).unwrap();
         assert_eq!(used, EXAMPLE_PAYLOAD.len());
         assert_eq!(b.boot_id.len(), 32);
         assert_eq!(b.uptime_s, 86_400);

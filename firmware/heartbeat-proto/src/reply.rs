@@ -96,7 +96,7 @@ impl StatusClass {
             404 => "no heartbeat endpoint at this URL (check OUTAGE_SERVER_URL)",
             413 => "server says the body is too large",
             415 => "server wants Content-Type: application/json",
-            400..=499 => "server refused the request",
+            402 | 405..=412 | 414 | 416..=499 => "server refused the request",
             503 => "server is up but its database is unreachable",
             500..=599 => "server error",
             _ => "unexpected HTTP status",

@@ -40,7 +40,11 @@ pub fn validate_wifi_password(password: &str) -> Result<(), Error> {
     let ok = len == 0
         || ((8..=63).contains(&len) && printable)
         || (len == 64 && password.bytes().all(|b| b.is_ascii_hexdigit()));
-    if ok { Ok(()) } else { Err(Error::PasswordInvalid) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::PasswordInvalid)
+    }
 }
 
 #[cfg(test)]
@@ -84,9 +88,21 @@ mod tests {
         let hex: String = "0123456789abcdefABCDEF".chars().cycle().take(64).collect();
         assert!(validate_wifi_password(&hex).is_ok());
         assert_eq!(validate_wifi_password("short"), Err(Error::PasswordInvalid));
-        assert_eq!(validate_wifi_password(&"g".repeat(64)), Err(Error::PasswordInvalid));
-        assert_eq!(validate_wifi_password(&"p".repeat(65)), Err(Error::PasswordInvalid));
-        assert_eq!(validate_wifi_password("пароль12"), Err(Error::PasswordInvalid));
-        assert_eq!(validate_wifi_password("tab\there1"), Err(Error::PasswordInvalid));
+        assert_eq!(
+            validate_wifi_password(&"g".repeat(64)),
+            Err(Error::PasswordInvalid)
+        );
+        assert_eq!(
+            validate_wifi_password(&"p".repeat(65)),
+            Err(Error::PasswordInvalid)
+        );
+        assert_eq!(
+            validate_wifi_password("пароль12"),
+            Err(Error::PasswordInvalid)
+        );
+        assert_eq!(
+            validate_wifi_password("tab\there1"),
+            Err(Error::PasswordInvalid)
+        );
     }
 }

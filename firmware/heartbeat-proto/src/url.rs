@@ -1,5 +1,3 @@
-use core::fmt::Write as _;
-
 use crate::Error;
 
 /// The heartbeat endpoint, relative to the server's base URL.
@@ -196,7 +194,11 @@ mod tests {
             "http://h:8080/api/v1/heartbeat",
             "http://h:8080/api/v1/heartbeat/",
         ] {
-            assert_eq!(url(base).unwrap(), "http://h:8080/api/v1/heartbeat", "{base:?}");
+            assert_eq!(
+                url(base).unwrap(),
+                "http://h:8080/api/v1/heartbeat",
+                "{base:?}"
+            );
         }
     }
 
@@ -240,7 +242,10 @@ mod tests {
         assert_eq!(p.port, 8080);
         let p = parse_server_url("http://[::1]").unwrap();
         assert_eq!(p.port, 80);
-        assert_eq!(url("http://[::1]/").unwrap(), "http://[::1]/api/v1/heartbeat");
+        assert_eq!(
+            url("http://[::1]/").unwrap(),
+            "http://[::1]/api/v1/heartbeat"
+        );
         assert_eq!(parse_server_url("http://[::1]x"), Err(Error::UrlPort));
         assert_eq!(parse_server_url("http://[::1"), Err(Error::UrlHost));
         assert_eq!(parse_server_url("http://[]:80"), Err(Error::UrlHost));
@@ -282,8 +287,18 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         let odd = [
-            "h", "http", "http:", "http://", "https://é", "http://é:é", "http://[", "http://]",
-            "http://[:", "http://a]:1", "é://", "hTtP://x:65535",
+            "h",
+            "http",
+            "http:",
+            "http://",
+            "https://é",
+            "http://é:é",
+            "http://[",
+            "http://]",
+            "http://[:",
+            "http://a]:1",
+            "é://",
+            "hTtP://x:65535",
         ];
         for s in odd {
             let _ = url(s);
