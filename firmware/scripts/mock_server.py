@@ -72,10 +72,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(400, {"error": "malformed JSON"}, record)
             if not isinstance(body, dict):
                 return self.reply(400, {"error": "not an object"}, record)
+            # Like the real server: unknown fields are ignored, null is absent.
             for name, value in body.items():
                 kind = ALLOWED.get(name)
-                if kind is None or not isinstance(value, kind) or isinstance(value, bool):
-                    return self.reply(400, {"error": f"bad field {name}"}, record)
+                if kind is None or value is None:
+                    continue
+                if not isinstance(value, kind) or isinstance(value, bool):
+                    return self.reply(400, {"error": f"{name}: wrong type"}, record)
+                if kind is str and len(value) > 64:
+                    return self.reply(400, {"error": f"{name}: too long"}, record)
         return self.reply(200, {"status": "up", "next_in_s": NEXT_IN_S}, record)
 
 

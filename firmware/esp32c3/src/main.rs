@@ -69,6 +69,8 @@ const WATCHDOG_TIMEOUT_S: u64 = 20;
 /// Extra time granted to the main loop beyond each step's own limit before
 /// the watchdog task stops feeding the hardware watchdog.
 const PROGRESS_SLACK_S: u32 = 30;
+/// Give up on one WiFi connection attempt after this long.
+const WIFI_CONNECT_TIMEOUT_S: u64 = 30;
 /// How often the WiFi task refreshes the signal strength.
 const RSSI_REFRESH_S: u64 = 10;
 
@@ -95,7 +97,10 @@ fn promise_progress_within(seconds: u64) {
     let deadline = uptime_s()
         .saturating_add(seconds)
         .saturating_add(u64::from(PROGRESS_SLACK_S));
-    PROGRESS_DEADLINE_S.store(u32::try_from(deadline).unwrap_or(u32::MAX), Ordering::Relaxed);
+    PROGRESS_DEADLINE_S.store(
+        u32::try_from(deadline).unwrap_or(u32::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 #[esp_rtos::main]
@@ -272,18 +277,27 @@ async fn heartbeat_loop(stack: Stack<'static>, boot_id: BootId) -> ! {
                 }
                 StatusClass::BadKey => {
                     let d = backoff.fail_hard(Some(jitter()));
-                    println!("beat {seq}: HTTP {code}: {}; retry in {d}s", StatusClass::hint(code));
+                    println!(
+                        "beat {seq}: HTTP {code}: {}; retry in {d}s",
+                        StatusClass::hint(code)
+                    );
                     d
                 }
                 StatusClass::Refused | StatusClass::ServerError => {
                     let d = backoff.fail(Some(jitter()));
-                    println!("beat {seq}: HTTP {code}: {}; retry in {d}s", StatusClass::hint(code));
+                    println!(
+                        "beat {seq}: HTTP {code}: {}; retry in {d}s",
+                        StatusClass::hint(code)
+                    );
                     d
                 }
             },
             Ok(Err(e)) => {
                 let d = backoff.fail(Some(jitter()));
-                println!("beat {seq}: request to {} failed: {e:?}; retry in {d}s", settings::SERVER_HOST);
+                println!(
+                    "beat {seq}: request to {} failed: {e:?}; retry in {d}s",
+                    settings::SERVER_HOST
+                );
                 d
             }
             Err(_) => {
@@ -353,8 +367,19 @@ async fn wifi_task(mut controller: WifiController<'static>) {
     let mut backoff = Backoff::new(2, 30);
     loop {
         println!("WiFi: connecting to {:?}", settings::WIFI_SSID);
-        match controller.connect_async().await {
-            Ok(_) => {
+        match with_timeout(
+            Duration::from_secs(WIFI_CONNECT_TIMEOUT_S),
+            controller.connect_async(),
+        )
+        .await
+        {
+            Err(_) => {
+                // Abandon the stuck attempt so the next one starts clean.
+                println!("WiFi: no answer from the access point; starting over");
+                let _ = with_timeout(Duration::from_secs(5), controller.disconnect_async()).await;
+            }
+            Ok(Err(e)) => println!("WiFi: connect failed: {e:?}"),
+            Ok(Ok(_)) => {
                 backoff.succeed();
                 println!("WiFi: connected");
                 let refresh_rssi = async {
@@ -365,15 +390,14 @@ async fn wifi_task(mut controller: WifiController<'static>) {
                         Timer::after(Duration::from_secs(RSSI_REFRESH_S)).await;
                     }
                 };
-                let reason = match select(controller.wait_for_disconnect_async(), refresh_rssi).await
-                {
-                    Either::First(info) => Some(info),
-                    Either::Second(()) => None,
-                };
+                let reason =
+                    match select(controller.wait_for_disconnect_async(), refresh_rssi).await {
+                        Either::First(info) => Some(info),
+                        Either::Second(()) => None,
+                    };
                 RSSI_DBM.store(0, Ordering::Relaxed);
                 println!("WiFi: disconnected ({reason:?})");
             }
-            Err(e) => println!("WiFi: connect failed: {e:?}"),
         }
         let delay = backoff.fail(Some(jitter()));
         Timer::after(Duration::from_secs(u64::from(delay))).await;

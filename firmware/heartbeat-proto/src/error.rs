@@ -10,6 +10,9 @@ pub enum Error {
     /// The encoded body would exceed the server's limit of
     /// [`MAX_BODY_LEN`](crate::MAX_BODY_LEN) bytes.
     BodyTooLarge,
+    /// `boot_id` or `fw` is longer than
+    /// [`MAX_TEXT_CHARS`](crate::MAX_TEXT_CHARS) characters.
+    FieldTooLong,
     /// The server URL is empty.
     UrlEmpty,
     /// The server URL does not start with `http://` or `https://`.
@@ -48,6 +51,7 @@ impl fmt::Display for Error {
             Error::BodyTooLarge => {
                 "the heartbeat body would be larger than the server's 1 KiB limit"
             }
+            Error::FieldTooLong => "boot_id and fw may have at most 64 characters each",
             Error::UrlEmpty => "the server URL is empty",
             Error::UrlScheme => {
                 "the server URL must start with http:// or https:// (for example http://192.168.1.10:8080)"

@@ -50,7 +50,7 @@ pub use auth::{AUTHORIZATION_HEADER, MAX_KEY_LEN, bearer_header, validate_key};
 pub use backoff::{Backoff, backoff_delay_s};
 pub use boot_id::BootId;
 pub use error::Error;
-pub use payload::{CONTENT_TYPE, EXAMPLE_PAYLOAD, Heartbeat, MAX_BODY_LEN};
+pub use payload::{CONTENT_TYPE, EXAMPLE_PAYLOAD, Heartbeat, MAX_BODY_LEN, MAX_TEXT_CHARS};
 pub use reply::{
     DEFAULT_INTERVAL_S, MAX_INTERVAL_S, MIN_INTERVAL_S, Reply, StatusClass, clamp_interval_s,
     parse_reply,

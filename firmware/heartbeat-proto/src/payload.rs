@@ -5,6 +5,9 @@ use crate::Error;
 /// The server refuses bodies larger than this many bytes (HTTP 413).
 pub const MAX_BODY_LEN: usize = 1024;
 
+/// The server refuses a `boot_id` or `fw` longer than this many characters.
+pub const MAX_TEXT_CHARS: usize = 64;
+
 /// The `Content-Type` to send with a body.
 pub const CONTENT_TYPE: &str = "application/json";
 
@@ -64,9 +67,12 @@ impl Heartbeat<'_> {
     /// Writes the JSON body into `buf` and returns its length.
     ///
     /// Strings are escaped as JSON requires. Fails with
-    /// [`Error::BufferTooSmall`] when `buf` cannot hold the body and with
-    /// [`Error::BodyTooLarge`] when the body would exceed [`MAX_BODY_LEN`].
+    /// [`Error::FieldTooLong`] when `boot_id` or `fw` has more than
+    /// [`MAX_TEXT_CHARS`] characters, [`Error::BufferTooSmall`] when `buf`
+    /// cannot hold the body and [`Error::BodyTooLarge`] when the body would
+    /// exceed [`MAX_BODY_LEN`].
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.check_lengths()?;
         // Never produce more than the server accepts, whatever `buf`'s size.
         let limit = buf.len().min(MAX_BODY_LEN);
         match serde_json_core::to_slice(self, &mut buf[..limit]) {
@@ -78,12 +84,24 @@ impl Heartbeat<'_> {
 
     /// Encodes into a fixed-capacity vector of [`MAX_BODY_LEN`] bytes.
     pub fn to_vec(&self) -> Result<heapless::Vec<u8, MAX_BODY_LEN>, Error> {
+        self.check_lengths()?;
         let mut buf = [0u8; MAX_BODY_LEN];
         let len = match serde_json_core::to_slice(self, &mut buf) {
             Ok(len) => len,
             Err(_) => return Err(Error::BodyTooLarge),
         };
         heapless::Vec::from_slice(&buf[..len]).map_err(|_| Error::BufferTooSmall)
+    }
+}
+
+impl Heartbeat<'_> {
+    fn check_lengths(&self) -> Result<(), Error> {
+        let too_long = |s: Option<&str>| s.is_some_and(|s| s.chars().count() > MAX_TEXT_CHARS);
+        if too_long(self.boot_id) || too_long(self.fw) {
+            Err(Error::FieldTooLong)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -179,23 +197,42 @@ mod tests {
     }
 
     #[test]
-    fn body_over_one_kib_is_refused() {
-        let long = "x".repeat(MAX_BODY_LEN);
-        let hb = Heartbeat {
-            fw: Some(&long),
-            ..Heartbeat::default()
-        };
+    fn long_text_fields_are_refused() {
+        let at_limit = "é".repeat(MAX_TEXT_CHARS); // characters, not bytes
+        let over = "x".repeat(MAX_TEXT_CHARS + 1);
         let mut buf = vec![0u8; 4 * MAX_BODY_LEN];
-        assert_eq!(hb.encode(&mut buf), Err(Error::BodyTooLarge));
-        assert_eq!(hb.to_vec(), Err(Error::BodyTooLarge));
+        for (boot_id, fw, ok) in [
+            (Some(at_limit.as_str()), Some(at_limit.as_str()), true),
+            (Some(over.as_str()), None, false),
+            (None, Some(over.as_str()), false),
+        ] {
+            let hb = Heartbeat {
+                boot_id,
+                fw,
+                ..Heartbeat::default()
+            };
+            let expected = if ok { Ok(()) } else { Err(Error::FieldTooLong) };
+            assert_eq!(hb.encode(&mut buf).map(|_| ()), expected);
+            assert_eq!(hb.to_vec().map(|_| ()), expected);
+        }
+    }
 
-        // Exactly at the limit is fine: {"fw":"…"} has 9 bytes of framing.
-        let fits = "y".repeat(MAX_BODY_LEN - 9);
+    #[test]
+    fn body_never_exceeds_one_kib() {
+        // 64 control characters escape to 6 bytes each (\u0001): 2 × 384 + framing
+        // stays below the limit, so with the length checks a valid heartbeat
+        // always fits in MAX_BODY_LEN.
+        let nasty = "\u{1}".repeat(MAX_TEXT_CHARS);
         let hb = Heartbeat {
-            fw: Some(&fits),
-            ..Heartbeat::default()
+            boot_id: Some(&nasty),
+            uptime_s: Some(u64::MAX),
+            seq: Some(u64::MAX),
+            fw: Some(&nasty),
+            rssi: Some(i32::MIN),
         };
-        assert_eq!(hb.encode(&mut buf), Ok(MAX_BODY_LEN));
-        assert_eq!(hb.to_vec().map(|v| v.len()), Ok(MAX_BODY_LEN));
+        let v = hb.to_vec().unwrap();
+        assert!(v.len() <= MAX_BODY_LEN);
+        let mut buf = vec![0u8; 4 * MAX_BODY_LEN];
+        assert_eq!(hb.encode(&mut buf), Ok(v.len()));
     }
 }
