@@ -17,16 +17,17 @@
 # Caches (repeated runs are fast): $HOME/.cache/outage-monitor/firmware-target
 # (CARGO_TARGET_DIR), .../esphome-venv, espflash in ~/.cargo/bin.
 # Knobs: FIRMWARE_JOBS=N (cargo -j), FIRMWARE_NO_INSTALL=1 (never install
-# espflash/ESPHome/shellcheck; SKIPPED instead).
+# espflash/ESPHome/shellcheck; SKIPPED instead), FIRMWARE_TARGET_DIR,
+# FIRMWARE_ESPHOME_VENV.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fw="$root/firmware"
 cache="${OUTAGE_CACHE_DIR:-$HOME/.cache/outage-monitor}"
 export CARGO_TARGET_DIR="${FIRMWARE_TARGET_DIR:-$cache/firmware-target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$PATH:$HOME/.cargo/bin" ;; esac
 esphome_version="2026.6.5"
-esphome_venv="$cache/esphome-venv"
+esphome_venv="${FIRMWARE_ESPHOME_VENV:-$cache/esphome-venv}"
 target="riscv32imc-unknown-none-elf"
 toolchain="1.95.0"
 jobs=()
@@ -163,7 +164,7 @@ if rustup target add "$target" --toolchain "$toolchain"; then
             }
             step "esp32c3 flashable image (espflash save-image)" save_image
         else
-            skip "espflash is not installed and 'cargo install espflash --locked' failed; no .bin image (build it with: espflash save-image --chip esp32c3 $elf outage-heartbeat-esp32c3.bin)"
+            skip "espflash is not installed and could not be installed (cargo install refused, or FIRMWARE_NO_INSTALL=1); no .bin image (build it with: espflash save-image --chip esp32c3 $elf outage-heartbeat-esp32c3.bin)"
         fi
     else
         skip "no image: the firmware did not build"
@@ -204,8 +205,13 @@ if have_esphome; then
         return "$rc"
     }
     step "ESPHome $esphome_version config validation" validate_esphome
+    if command -v g++ > /dev/null 2>&1; then
+        step "ESPHome lambdas compile (g++) and behave" "$esphome_venv/bin/python" "$fw/esphome/check_lambdas.py"
+    else
+        skip "g++ is not installed; the ESPHome lambdas were not compile-checked"
+    fi
 else
-    skip "ESPHome $esphome_version is not installed and pip could not install it; ESPHome YAML not validated"
+    skip "ESPHome $esphome_version is not installed and could not be installed from PyPI (refused, or FIRMWARE_NO_INSTALL=1); ESPHome YAML not validated"
 fi
 
 # --- summary ----------------------------------------------------------------
