@@ -30,7 +30,7 @@ enum RowState {
     Failed,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Inner {
     next_id: i64,
     locations: BTreeMap<LocationId, LocationRecord>,
@@ -243,121 +243,18 @@ impl StatusStore for MemoryStore {
     }
 
     async fn apply_transition(&self, t: &Transition) -> Result<Option<EventId>, StoreError> {
+        apply(&mut self.lock(), t)
+    }
+
+    async fn apply_transitions(&self, ts: &[Transition]) -> Result<(), StoreError> {
+        // All or nothing, like one database transaction: apply to a copy, keep it on success.
         let mut g = self.lock();
-        if !g.locations.contains_key(&t.location_id) {
-            return Err(not_found(format!("location {}", t.location_id)));
+        let mut copy = g.clone();
+        for t in ts {
+            apply(&mut copy, t)?;
         }
-        // Validate before mutating, so a failed transition changes nothing.
-        if let EventChange::Close { event_id, .. } = &t.event {
-            match g.events.get(event_id) {
-                Some(e) if e.location_id == t.location_id => {}
-                _ => return Err(not_found(format!("event {event_id}"))),
-            }
-        }
-        let opened = match &t.event {
-            EventChange::None => None,
-            EventChange::Open {
-                started_at,
-                detected_at,
-                cause,
-            } => Some((*started_at, *detected_at, None, *cause)),
-            EventChange::Closed {
-                started_at,
-                detected_at,
-                ended_at,
-                cause,
-            } => Some((*started_at, *detected_at, Some(*ended_at), *cause)),
-            EventChange::Close {
-                event_id,
-                ended_at,
-                cause,
-            } => {
-                if let Some(e) = g.events.get_mut(event_id) {
-                    e.ended_at = Some(*ended_at);
-                    e.cause = *cause;
-                }
-                None
-            }
-        };
-        let new_event = match opened {
-            Some((started_at, detected_at, ended_at, cause)) => {
-                let id = EventId(g.id());
-                g.events.insert(
-                    id,
-                    PowerEvent {
-                        id,
-                        location_id: t.location_id,
-                        started_at,
-                        detected_at,
-                        ended_at,
-                        cause,
-                    },
-                );
-                Some(id)
-            }
-            None => None,
-        };
-        if let Some(sw) = &t.interval {
-            let mut at = sw.at;
-            if let Some(open) = g
-                .intervals
-                .iter_mut()
-                .find(|i| i.location_id == t.location_id && i.end.is_none())
-            {
-                at = sw.at.max(open.start);
-                open.end = Some(at);
-                if let Some(k) = sw.relabel_closed_as {
-                    open.kind = k;
-                }
-            }
-            g.intervals.push(StateInterval {
-                location_id: t.location_id,
-                kind: sw.kind,
-                start: at,
-                end: None,
-            });
-            // Drop intervals that ended up empty (a switch at the same instant).
-            g.intervals
-                .retain(|i| i.location_id != t.location_id || i.end.is_none_or(|e| e > i.start));
-        }
-        let open_event = {
-            let open: Vec<_> = g
-                .events
-                .values()
-                .filter(|e| e.location_id == t.location_id && e.ended_at.is_none())
-                .cloned()
-                .collect();
-            open.into_iter().max_by_key(|e| e.id)
-        };
-        if let Some(rec) = g.locations.get_mut(&t.location_id) {
-            rec.runtime.status = Some(t.status);
-            rec.runtime.open_event = open_event;
-        }
-        for n in &t.notifications {
-            let id = OutboxId(g.id());
-            let mut alert = n.alert.clone();
-            if alert.event_id.is_none() {
-                alert.event_id = new_event;
-            }
-            g.outbox.insert(
-                id,
-                OutboxRow {
-                    item: OutboxItem {
-                        id,
-                        notifier: n.notifier.clone(),
-                        chat: n.chat.clone(),
-                        alert: alert.clone(),
-                        attempts: 0,
-                        created_at: alert.at,
-                    },
-                    state: RowState::Pending,
-                    next_attempt_at: alert.at,
-                    finished_at: None,
-                    last_error: None,
-                },
-            );
-        }
-        Ok(new_event)
+        *g = copy;
+        Ok(())
     }
 
     async fn list_events(&self, f: &EventFilter) -> Result<Vec<PowerEvent>, StoreError> {
@@ -480,11 +377,14 @@ impl StatusStore for MemoryStore {
     }
 
     async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self
-            .lock()
-            .outbox
+        // Only queue heads count: a later row cannot go before its head, so waking for it
+        // would make the delivery worker spin until the head is due.
+        let g = self.lock();
+        let mut seen = std::collections::HashSet::new();
+        Ok(g.outbox
             .values()
             .filter(|r| r.state == RowState::Pending)
+            .filter(|r| seen.insert((r.item.notifier.as_str(), r.item.chat.as_str())))
             .map(|r| r.next_attempt_at)
             .min())
     }
@@ -528,4 +428,122 @@ impl StatusStore for MemoryStore {
             outbox: (o0 - g.outbox.len()) as u64,
         })
     }
+}
+
+/// Applies one transition to `g`, validating before mutating so a failure changes nothing.
+fn apply(g: &mut Inner, t: &Transition) -> Result<Option<EventId>, StoreError> {
+    if !g.locations.contains_key(&t.location_id) {
+        return Err(not_found(format!("location {}", t.location_id)));
+    }
+    // Validate before mutating, so a failed transition changes nothing.
+    if let EventChange::Close { event_id, .. } = &t.event {
+        match g.events.get(event_id) {
+            Some(e) if e.location_id == t.location_id => {}
+            _ => return Err(not_found(format!("event {event_id}"))),
+        }
+    }
+    let opened = match &t.event {
+        EventChange::None => None,
+        EventChange::Open {
+            started_at,
+            detected_at,
+            cause,
+        } => Some((*started_at, *detected_at, None, *cause)),
+        EventChange::Closed {
+            started_at,
+            detected_at,
+            ended_at,
+            cause,
+        } => Some((*started_at, *detected_at, Some(*ended_at), *cause)),
+        EventChange::Close {
+            event_id,
+            ended_at,
+            cause,
+        } => {
+            if let Some(e) = g.events.get_mut(event_id) {
+                e.ended_at = Some(*ended_at);
+                e.cause = *cause;
+            }
+            None
+        }
+    };
+    let new_event = match opened {
+        Some((started_at, detected_at, ended_at, cause)) => {
+            let id = EventId(g.id());
+            g.events.insert(
+                id,
+                PowerEvent {
+                    id,
+                    location_id: t.location_id,
+                    started_at,
+                    detected_at,
+                    ended_at,
+                    cause,
+                },
+            );
+            Some(id)
+        }
+        None => None,
+    };
+    if let Some(sw) = &t.interval {
+        let mut at = sw.at;
+        if let Some(open) = g
+            .intervals
+            .iter_mut()
+            .find(|i| i.location_id == t.location_id && i.end.is_none())
+        {
+            at = sw.at.max(open.start);
+            open.end = Some(at);
+            if let Some(k) = sw.relabel_closed_as {
+                open.kind = k;
+            }
+        }
+        g.intervals.push(StateInterval {
+            location_id: t.location_id,
+            kind: sw.kind,
+            start: at,
+            end: None,
+        });
+        // Drop intervals that ended up empty (a switch at the same instant).
+        g.intervals
+            .retain(|i| i.location_id != t.location_id || i.end.is_none_or(|e| e > i.start));
+    }
+    let open_event = {
+        let open: Vec<_> = g
+            .events
+            .values()
+            .filter(|e| e.location_id == t.location_id && e.ended_at.is_none())
+            .cloned()
+            .collect();
+        open.into_iter().max_by_key(|e| e.id)
+    };
+    if let Some(rec) = g.locations.get_mut(&t.location_id) {
+        rec.runtime.status = Some(t.status);
+        rec.runtime.open_event = open_event;
+    }
+    for n in &t.notifications {
+        let id = OutboxId(g.id());
+        let mut alert = n.alert.clone();
+        if alert.event_id.is_none() {
+            alert.event_id = new_event;
+        }
+        g.outbox.insert(
+            id,
+            OutboxRow {
+                item: OutboxItem {
+                    id,
+                    notifier: n.notifier.clone(),
+                    chat: n.chat.clone(),
+                    alert: alert.clone(),
+                    attempts: 0,
+                    created_at: alert.at,
+                },
+                state: RowState::Pending,
+                next_attempt_at: alert.at,
+                finished_at: None,
+                last_error: None,
+            },
+        );
+    }
+    Ok(new_event)
 }

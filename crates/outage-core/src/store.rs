@@ -272,7 +272,9 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
     async fn apply_transition(&self, t: &Transition) -> Result<Option<EventId>, StoreError>;
 
     /// Applies many transitions (e.g. marking every location `unknown` at start-up). Stores
-    /// override this to use one transaction; each transition stays atomic either way.
+    /// override this to use one transaction, so the batch is all or nothing (the SQLite and
+    /// memory stores do; the conformance suite checks it). This default applies them one by
+    /// one: each transition stays atomic, but a failure leaves the earlier ones applied.
     async fn apply_transitions(&self, ts: &[Transition]) -> Result<(), StoreError> {
         for t in ts {
             self.apply_transition(t).await?;
@@ -320,7 +322,8 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
     /// Gives up on a row (permanent error); it stays visible as failed.
     async fn fail_notification(&self, id: OutboxId, error: &str) -> Result<(), StoreError>;
 
-    /// Earliest `next_attempt_at` of any pending row (so the worker knows when to wake).
+    /// Earliest `next_attempt_at` of the pending queue heads (so the worker knows when to
+    /// wake). Rows behind a head do not count: they cannot be claimed before it.
     async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Counts of outbox rows.
