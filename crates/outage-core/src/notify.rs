@@ -101,6 +101,12 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
         true
     }
 
+    /// Contacts the service to check credentials and reachability (`check-config --online`).
+    /// Returns a short description of what was found, e.g. the bot's name.
+    async fn check_online(&self) -> Result<String, NotifyError> {
+        Ok("nothing to check".into())
+    }
+
     /// Delivers one alert. Returns where the message went, if it can be edited or replied to later.
     async fn deliver(
         &self,
@@ -210,7 +216,7 @@ impl Notifier for ConsoleNotifier {
         ctx: &DeliveryContext,
     ) -> Result<Option<MessageRef>, NotifyError> {
         let line = self.render(alert);
-        tracing::info!(target: "outage::console", cause = %alert.cause, "{line}");
+        tracing::debug!(target: "outage::console", cause = %alert.cause, "{line}");
         println!("{line}");
         Ok(Some(MessageRef {
             notifier: "console".into(),

@@ -1,0 +1,232 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A self-hosted power outage monitor: devices send heartbeats, you get Telegram alerts when
+/// the power goes out and comes back, and weekly availability diagrams.
+#[derive(Debug, Parser)]
+#[command(name = "outage-monitor", version, about, long_about = None)]
+#[command(
+    after_help = "Start here:\n  outage-monitor serve                       run the monitor (SQLite in ./outage-monitor.db)\n  outage-monitor location add --name Home    register a location and get its device key\n  outage-monitor demo                        watch a simulated power cut and network drop"
+)]
+pub struct Cli {
+    /// Config file (TOML). Environment variables OUTAGE_<SECTION>__<KEY> override it.
+    #[arg(long, global = true, env = "OUTAGE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the monitor: HTTP heartbeat endpoint, detection, notifications.
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Check the configuration (and with --online, that notifiers can be reached).
+    CheckConfig {
+        /// Also contact external services (e.g. Telegram getMe).
+        #[arg(long)]
+        online: bool,
+    },
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Compiled-in plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Manage monitored locations.
+    #[command(subcommand)]
+    Location(LocationCommand),
+    /// Past and current outages.
+    #[command(subcommand)]
+    Outage(OutageCommand),
+    /// Write a consistent copy of the database (SQLite) to a file.
+    Backup {
+        /// Destination file (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// A one-minute demonstration with three simulated devices on a temporary database.
+    Demo {
+        /// Heartbeat timeout used in the demo.
+        #[arg(long, default_value = "4s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+}
+
+/// `config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example configuration with every section.
+    Example,
+}
+
+/// `plugins …`
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List plugins with their kind and description.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `location …`
+#[derive(Debug, Subcommand)]
+pub enum LocationCommand {
+    /// Register a location; prints its API key (shown only this once).
+    Add {
+        /// Name shown in alerts, e.g. "Home" or "Мама".
+        #[arg(long)]
+        name: String,
+        /// No heartbeat for this long = outage (e.g. 30s, 2m). Default: monitor.default_timeout.
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<Duration>,
+        /// Telegram chat for this location (overrides the notifier's chat).
+        #[arg(long, value_name = "ID")]
+        chat_id: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List locations with their status.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one location.
+    Show {
+        /// Id or name.
+        location: String,
+        /// Print ready-to-use device settings instead.
+        #[arg(long, value_enum, value_name = "KIND")]
+        device_config: Option<DeviceKind>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a location.
+    Edit(EditArgs),
+    /// Delete a location and its history.
+    Remove {
+        /// Id or name.
+        location: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a location's API key (the old one stops working).
+    RotateKey {
+        /// Id or name.
+        location: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause alerts for a location (maintenance) until a time.
+    Pause {
+        /// Id or name.
+        location: String,
+        /// RFC 3339 time (2026-12-01T18:00:00Z) or a duration from now (2h, 1day).
+        #[arg(long, value_name = "WHEN")]
+        until: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a pause now.
+    Resume {
+        /// Id or name.
+        location: String,
+    },
+}
+
+/// Device kinds for `location show --device-config`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceKind {
+    /// ESP32-C3 Rust firmware build settings.
+    Esp32,
+    /// ESPHome YAML substitutions.
+    Esphome,
+    /// POSIX shell loop for routers.
+    Sh,
+    /// A single curl command.
+    Curl,
+}
+
+/// `location edit` arguments.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Id or name.
+    pub location: String,
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New timeout (e.g. 45s).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// New chat override.
+    #[arg(long, value_name = "ID", conflicts_with = "no_chat_id")]
+    pub chat_id: Option<String>,
+    /// Remove the chat override.
+    #[arg(long)]
+    pub no_chat_id: bool,
+    /// Enable the location.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Disable the location (heartbeats refused, no alerts).
+    #[arg(long)]
+    pub disable: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `outage …`
+#[derive(Debug, Subcommand)]
+pub enum OutageCommand {
+    /// List outages, newest first.
+    List {
+        /// Only this location (id or name).
+        #[arg(long)]
+        location: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses humantime durations ("30s", "2m", "1h 30m").
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 30s, 2m or 1h30m ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").unwrap_err().contains("30s"));
+    }
+}

@@ -1,0 +1,617 @@
+//! Every subcommand except `serve` and `demo`.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, SecondsFormat, Utc};
+use outage_core::config::Config;
+use outage_core::keys::{KeyHash, generate_key};
+use outage_core::registry;
+use outage_core::store::{EventFilter, LocationRecord, StatusStore};
+use outage_core::{LocationId, LocationPatch, NewLocation, Status};
+use serde_json::json;
+
+use crate::cli::{
+    Cli, Command, ConfigCommand, DeviceKind, LocationCommand, OutageCommand, PluginsCommand,
+};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let config_path = cli.config.clone();
+    let load = || -> Result<Config> {
+        Config::load(config_path.as_deref()).context("invalid configuration")
+    };
+    match cli.command {
+        Command::Serve => {
+            let cfg = load()?;
+            crate::serve::init_tracing();
+            crate::serve::serve(cfg, None).await
+        }
+        Command::Demo { timeout } => crate::demo::run(timeout).await,
+        Command::Migrate => {
+            let cfg = load()?;
+            open_store(&cfg).await?;
+            println!(
+                "database schema is up to date ({})",
+                outage_core::config::redact_url(cfg.store.url.expose())
+            );
+            Ok(())
+        }
+        Command::CheckConfig { online } => check_config(load()?, online).await,
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", example_config());
+            Ok(())
+        }
+        Command::Plugins(PluginsCommand::List { json }) => {
+            plugins_list(json);
+            Ok(())
+        }
+        Command::Location(cmd) => location(load()?, cmd).await,
+        Command::Outage(OutageCommand::List {
+            location,
+            limit,
+            json,
+        }) => outage_list(load()?, location, limit, json).await,
+        Command::Backup { out } => {
+            let cfg = load()?;
+            if out.exists() {
+                bail!("{} already exists; choose a new file", out.display());
+            }
+            let store = open_store(&cfg).await?;
+            store
+                .backup(&out)
+                .await
+                .with_context(|| format!("backup to {} failed", out.display()))?;
+            println!("backup written to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// Opens and migrates the configured store.
+pub async fn open_store(cfg: &Config) -> Result<Arc<dyn StatusStore>> {
+    let url = outage_core::config::redact_url(cfg.store.url.expose());
+    let store = registry::open_store(cfg.store_options())
+        .await
+        .with_context(|| format!("cannot open the store {url}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the store {url}"))?;
+    Ok(store)
+}
+
+fn example_config() -> String {
+    let mut out = outage_core::config::EXAMPLE_TOML.to_string();
+    for d in registry::all() {
+        if d.kind == registry::PluginKind::Notifier && !d.example_config.trim().is_empty() {
+            out.push_str(&format!("\n# {} notifier: {}\n", d.name, d.description));
+            for line in d.example_config.lines() {
+                out.push_str(&format!("# {line}\n"));
+            }
+        }
+    }
+    out
+}
+
+fn plugins_list(json: bool) {
+    let all = registry::all();
+    if json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|d| {
+                json!({
+                    "kind": d.kind.as_str(),
+                    "name": d.name,
+                    "description": d.description,
+                    "example_config": d.example_config,
+                })
+            })
+            .collect();
+        print_json(&v);
+        return;
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|d| vec![d.kind.as_str().into(), d.name.into(), d.description.into()])
+        .collect();
+    print_table(&["KIND", "NAME", "DESCRIPTION"], &rows);
+}
+
+async fn check_config(cfg: Config, online: bool) -> Result<()> {
+    let notifiers = registry::build_notifiers(&cfg).context("notifier configuration")?;
+    let store = open_store(&cfg).await?;
+    store.ping().await.context("the store does not answer")?;
+    let locations = store.list_locations().await?.len();
+    println!("configuration OK");
+    println!(
+        "  store:      {} ({locations} locations)",
+        outage_core::config::redact_url(cfg.store.url.expose())
+    );
+    println!("  listen:     {}", cfg.server.listen);
+    println!(
+        "  timezone:   {}  language: {:?}",
+        cfg.monitor.timezone, cfg.monitor.language
+    );
+    let names: Vec<_> = notifiers.iter().map(|n| n.name().to_string()).collect();
+    println!(
+        "  notifiers:  {}",
+        if names.is_empty() {
+            "none configured (alerts will be printed on the console)".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
+    if online {
+        let mut failed = false;
+        for n in &notifiers {
+            match n.check_online().await {
+                Ok(msg) => println!("  {}: {msg}", n.name()),
+                Err(e) => {
+                    failed = true;
+                    println!("  {}: FAILED: {e}", n.name());
+                }
+            }
+        }
+        if failed {
+            bail!("a notifier cannot be reached (see above)");
+        }
+    }
+    Ok(())
+}
+
+/// Finds a location by id or by exact name.
+pub async fn resolve(store: &dyn StatusStore, what: &str) -> Result<LocationRecord> {
+    if let Ok(id) = what.parse::<i64>()
+        && let Some(r) = store.get_location(LocationId(id)).await?
+    {
+        return Ok(r);
+    }
+    let all = store.list_locations().await?;
+    all.into_iter()
+        .find(|r| r.location.name == what)
+        .ok_or_else(|| {
+            anyhow!("no location with id or name `{what}` (see `outage-monitor location list`)")
+        })
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
+    t.map_or(serde_json::Value::Null, |t| json!(rfc3339(t)))
+}
+
+/// The status a person should see for a stored location (a pause wins).
+fn shown_status(r: &LocationRecord, now: DateTime<Utc>) -> Status {
+    if r.location.paused_until.is_some_and(|u| u > now) {
+        Status::Paused
+    } else {
+        match r.runtime.status {
+            Some(Status::Paused) | None => Status::Unknown,
+            Some(s) => s,
+        }
+    }
+}
+
+fn location_json(r: &LocationRecord, now: DateTime<Utc>) -> serde_json::Value {
+    let l = &r.location;
+    json!({
+        "id": l.id.0,
+        "name": l.name,
+        "status": shown_status(r, now).as_str(),
+        "last_seen": opt_time(r.runtime.last_seen),
+        "timeout_s": l.timeout.as_secs(),
+        "chat_id": l.chat_id,
+        "enabled": l.enabled,
+        "paused_until": opt_time(l.paused_until),
+        "created_at": rfc3339(l.created_at),
+    })
+}
+
+async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
+    let store = open_store(&cfg).await?;
+    let now = Utc::now();
+    match cmd {
+        LocationCommand::Add {
+            name,
+            timeout,
+            chat_id,
+            json,
+        } => {
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                bail!("--name must not be empty");
+            }
+            let timeout = timeout.unwrap_or(cfg.monitor.default_timeout);
+            if timeout < std::time::Duration::from_secs(1) {
+                bail!("--timeout must be at least 1s");
+            }
+            let key = generate_key();
+            let loc = store
+                .create_location(
+                    &NewLocation {
+                        name,
+                        timeout,
+                        chat_id,
+                    },
+                    KeyHash::of(key.expose()),
+                    now,
+                )
+                .await?;
+            let url = format!("{}/api/v1/heartbeat", cfg.server.base_url());
+            if json {
+                print_json(&json!({
+                    "id": loc.id.0,
+                    "name": loc.name,
+                    "api_key": key.expose(),
+                    "timeout_s": loc.timeout.as_secs(),
+                    "chat_id": loc.chat_id,
+                    "heartbeat_url": url,
+                }));
+            } else {
+                println!(
+                    "Added location {} \"{}\" (timeout {}).",
+                    loc.id,
+                    loc.name,
+                    humantime::format_duration(loc.timeout)
+                );
+                println!();
+                println!("API key (shown only now; `location rotate-key` makes a new one):");
+                println!("  {}", key.expose());
+                println!();
+                println!("Test it:");
+                println!(
+                    "  curl -X POST -H 'Authorization: Bearer {}' {url}",
+                    key.expose()
+                );
+            }
+        }
+        LocationCommand::List { json } => {
+            let all = store.list_locations().await?;
+            if json {
+                print_json(
+                    &all.iter()
+                        .map(|r| location_json(r, now))
+                        .collect::<Vec<_>>(),
+                );
+            } else if all.is_empty() {
+                println!("No locations yet. Add one with: outage-monitor location add --name Home");
+            } else {
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.location.id.to_string(),
+                            r.location.name.clone(),
+                            shown_status(r, now).to_string(),
+                            r.runtime.last_seen.map_or("never".into(), |t| ago(now, t)),
+                            humantime::format_duration(r.location.timeout).to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "NAME", "STATUS", "LAST SEEN", "TIMEOUT"], &rows);
+            }
+        }
+        LocationCommand::Show {
+            location,
+            device_config,
+            json,
+        } => {
+            let r = resolve(&*store, &location).await?;
+            if let Some(kind) = device_config {
+                print!("{}", device_settings(&cfg, &r, kind));
+                return Ok(());
+            }
+            let events = store
+                .list_events(&EventFilter {
+                    location_id: Some(r.location.id),
+                    limit: Some(5),
+                    ..EventFilter::default()
+                })
+                .await?;
+            if json {
+                let mut v = location_json(&r, now);
+                v["last_facts"] = serde_json::to_value(&r.runtime.last_facts)?;
+                v["recent_outages"] = json!(
+                    events
+                        .iter()
+                        .map(|e| event_json(e, &r.location.name))
+                        .collect::<Vec<_>>()
+                );
+                print_json(&v);
+            } else {
+                let l = &r.location;
+                println!("{} \"{}\"", l.id, l.name);
+                println!("  status:     {}", shown_status(&r, now));
+                println!(
+                    "  last seen:  {}",
+                    r.runtime.last_seen.map_or("never".into(), |t| format!(
+                        "{} ({})",
+                        rfc3339(t),
+                        ago(now, t)
+                    ))
+                );
+                println!("  timeout:    {}", humantime::format_duration(l.timeout));
+                println!(
+                    "  chat:       {}",
+                    l.chat_id.as_deref().unwrap_or("(notifier default)")
+                );
+                println!("  enabled:    {}", l.enabled);
+                if let Some(u) = l.paused_until {
+                    println!("  paused until {}", rfc3339(u));
+                }
+                let f = &r.runtime.last_facts;
+                if let Some(b) = &f.boot_id {
+                    println!(
+                        "  device:     boot {b}, uptime {}s, fw {}",
+                        f.uptime_s.unwrap_or(0),
+                        f.fw.as_deref().unwrap_or("?")
+                    );
+                }
+                if !events.is_empty() {
+                    println!("  recent outages:");
+                    for e in &events {
+                        println!(
+                            "    {} → {}  {}",
+                            e.started_at.map_or("(start unknown)".into(), rfc3339),
+                            e.ended_at.map_or("ongoing".into(), rfc3339),
+                            e.cause
+                        );
+                    }
+                }
+            }
+        }
+        LocationCommand::Edit(a) => {
+            let r = resolve(&*store, &a.location).await?;
+            let patch = LocationPatch {
+                name: a.name,
+                timeout: a.timeout,
+                chat_id: if a.no_chat_id {
+                    Some(None)
+                } else {
+                    a.chat_id.map(Some)
+                },
+                enabled: if a.enable {
+                    Some(true)
+                } else if a.disable {
+                    Some(false)
+                } else {
+                    None
+                },
+                paused_until: None,
+            };
+            let l = store.update_location(r.location.id, &patch, now).await?;
+            let updated = store
+                .get_location(l.id)
+                .await?
+                .context("location vanished")?;
+            if a.json {
+                print_json(&location_json(&updated, now));
+            } else {
+                println!("Updated location {} \"{}\".", l.id, l.name);
+            }
+        }
+        LocationCommand::Remove { location, json } => {
+            let r = resolve(&*store, &location).await?;
+            store.delete_location(r.location.id).await?;
+            if json {
+                print_json(
+                    &json!({"id": r.location.id.0, "name": r.location.name, "removed": true}),
+                );
+            } else {
+                println!(
+                    "Removed location {} \"{}\" and its history.",
+                    r.location.id, r.location.name
+                );
+            }
+        }
+        LocationCommand::RotateKey { location, json } => {
+            let r = resolve(&*store, &location).await?;
+            let key = generate_key();
+            store
+                .set_key_hash(r.location.id, KeyHash::of(key.expose()))
+                .await?;
+            if json {
+                print_json(
+                    &json!({"id": r.location.id.0, "name": r.location.name, "api_key": key.expose()}),
+                );
+            } else {
+                println!(
+                    "New API key for \"{}\" (the old one no longer works):",
+                    r.location.name
+                );
+                println!("  {}", key.expose());
+            }
+        }
+        LocationCommand::Pause {
+            location,
+            until,
+            json,
+        } => {
+            let r = resolve(&*store, &location).await?;
+            let until = parse_until(&until, now)?;
+            store
+                .update_location(
+                    r.location.id,
+                    &LocationPatch {
+                        paused_until: Some(Some(until)),
+                        ..LocationPatch::default()
+                    },
+                    now,
+                )
+                .await?;
+            if json {
+                print_json(
+                    &json!({"id": r.location.id.0, "name": r.location.name, "paused_until": rfc3339(until)}),
+                );
+            } else {
+                println!(
+                    "\"{}\" paused until {} (no alerts meanwhile).",
+                    r.location.name,
+                    rfc3339(until)
+                );
+            }
+        }
+        LocationCommand::Resume { location } => {
+            let r = resolve(&*store, &location).await?;
+            store
+                .update_location(
+                    r.location.id,
+                    &LocationPatch {
+                        paused_until: Some(None),
+                        ..LocationPatch::default()
+                    },
+                    now,
+                )
+                .await?;
+            println!("\"{}\" resumed.", r.location.name);
+        }
+    }
+    Ok(())
+}
+
+/// `--until`: an RFC 3339 time or a duration from now.
+fn parse_until(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        let t = t.with_timezone(&Utc);
+        if t <= now {
+            bail!("--until {s} is in the past");
+        }
+        return Ok(t);
+    }
+    let d = humantime::parse_duration(s).map_err(|_| {
+        anyhow!(
+            "--until `{s}` is neither an RFC 3339 time (2026-12-01T18:00:00Z) nor a duration (2h)"
+        )
+    })?;
+    Ok(now + chrono::TimeDelta::from_std(d).context("--until is too far away")?)
+}
+
+fn event_json(e: &outage_core::PowerEvent, location: &str) -> serde_json::Value {
+    json!({
+        "id": e.id.0,
+        "location": location,
+        "location_id": e.location_id.0,
+        "started_at": opt_time(e.started_at),
+        "detected_at": rfc3339(e.detected_at),
+        "ended_at": opt_time(e.ended_at),
+        "cause": e.cause.as_str(),
+        "duration_s": e.started_at.zip(e.ended_at).map(|(s, end)| (end - s).num_seconds()),
+    })
+}
+
+async fn outage_list(cfg: Config, location: Option<String>, limit: u32, json: bool) -> Result<()> {
+    let store = open_store(&cfg).await?;
+    let loc = match location {
+        Some(l) => Some(resolve(&*store, &l).await?),
+        None => None,
+    };
+    let names: std::collections::HashMap<_, _> = store
+        .list_locations()
+        .await?
+        .into_iter()
+        .map(|r| (r.location.id, r.location.name))
+        .collect();
+    let events = store
+        .list_events(&EventFilter {
+            location_id: loc.map(|r| r.location.id),
+            limit: Some(limit),
+            ..EventFilter::default()
+        })
+        .await?;
+    let name = |id: &LocationId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    if json {
+        print_json(
+            &events
+                .iter()
+                .map(|e| event_json(e, &name(&e.location_id)))
+                .collect::<Vec<_>>(),
+        );
+        return Ok(());
+    }
+    if events.is_empty() {
+        println!("No outages recorded.");
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                name(&e.location_id),
+                e.started_at.map_or("(unknown)".into(), rfc3339),
+                e.ended_at.map_or("ongoing".into(), rfc3339),
+                e.duration(now)
+                    .map_or("?".into(), outage_core::notify::human_duration),
+                e.cause.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["LOCATION", "STARTED", "ENDED", "DURATION", "CAUSE"],
+        &rows,
+    );
+    Ok(())
+}
+
+fn device_settings(cfg: &Config, r: &LocationRecord, kind: DeviceKind) -> String {
+    let url = cfg.server.base_url();
+    let name = &r.location.name;
+    let interval = outage_core::engine::next_interval(r.location.timeout).as_secs();
+    let key_note = "# The API key was shown once by `location add`; `outage-monitor location rotate-key` makes a new one.";
+    match kind {
+        DeviceKind::Curl => format!(
+            "{key_note}\ncurl -fsS -X POST -H 'Authorization: Bearer <API_KEY>' -H 'Content-Type: application/json' \\\n  -d '{{\"boot_id\":\"'\"$(cat /proc/sys/kernel/random/boot_id)\"'\",\"uptime_s\":'\"$(cut -d. -f1 /proc/uptime)\"'}}' \\\n  {url}/api/v1/heartbeat\n"
+        ),
+        DeviceKind::Sh => format!(
+            "{key_note}\n# Location \"{name}\": run firmware/scripts/outage-heartbeat.sh with\nOUTAGE_SERVER_URL={url}\nOUTAGE_API_KEY=<API_KEY>\nOUTAGE_INTERVAL_S={interval}\n"
+        ),
+        DeviceKind::Esp32 => format!(
+            "{key_note}\n# Location \"{name}\": build firmware/esp32c3 with\nexport WIFI_SSID='<your wifi>'\nexport WIFI_PASSWORD='<wifi password>'\nexport OUTAGE_SERVER_URL={url}\nexport OUTAGE_API_KEY=<API_KEY>\nexport OUTAGE_INTERVAL_S={interval}\n"
+        ),
+        DeviceKind::Esphome => format!(
+            "{key_note}\n# Location \"{name}\": secrets.yaml for firmware/esphome/outage-monitor.yaml\noutage_server_url: \"{url}\"\noutage_api_key: \"<API_KEY>\"\noutage_interval: \"{interval}s\"\n"
+        ),
+    }
+}
+
+fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    format!("{} ago", outage_core::notify::human_duration(now - t))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, v);
+    let _ = writeln!(out);
+}
+
+fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                format!("{c}{}", " ".repeat(pad))
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(headers.to_vec()));
+    for r in rows {
+        println!("{}", line(r.iter().map(String::as_str).collect()));
+    }
+}
