@@ -1,0 +1,1341 @@
+//! [`SqliteStore`]: every [`StatusStore`] method over SQLite, with sqlx runtime queries.
+//!
+//! Connections: one **writer** connection (a pool of one) takes every write, so writes of this
+//! process never wait on each other inside SQLite; a pool of **reader** connections serves
+//! queries concurrently with it (WAL mode). Multi-statement writes run in `BEGIN IMMEDIATE`
+//! transactions, so a second process writing the same file (the CLI next to a running server)
+//! waits on `busy_timeout` instead of failing on a read-to-write lock upgrade.
+//!
+//! Storage conventions (see `migrations/sqlite/0001_initial.sql`): times are INTEGER
+//! microseconds since the Unix epoch (UTC), durations INTEGER milliseconds, device counters the
+//! 64 bits of the `u64` as an INTEGER, alerts JSON text.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use outage_core::domain::{
+    Cause, DeviceFacts, EventId, Heartbeat, IntervalKind, Location, LocationId, LocationPatch,
+    MessageRef, NewLocation, PowerEvent, StateInterval, Status,
+};
+use outage_core::keys::KeyHash;
+use outage_core::notify::Alert;
+use outage_core::store::{
+    EventChange, EventFilter, LocationRecord, LocationRuntime, OutboxId, OutboxItem, OutboxStats,
+    PruneStats, RuntimeSnapshot, StatusStore, StoreError, Transition,
+};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use crate::config::{SqliteConfig, Target};
+
+/// The columns of a location record plus its open event (the newest event without an end).
+macro_rules! record_select {
+    () => {
+        "SELECT l.id, l.name, l.key_hash, l.timeout_ms, l.chat_id, l.enabled, l.paused_until, \
+         l.created_at, l.updated_at, l.status, l.last_seen, l.last_boot_id, l.last_uptime_s, \
+         l.last_seq, l.last_fw, l.last_rssi, \
+         e.id AS ev_id, e.started_at AS ev_started_at, e.detected_at AS ev_detected_at, \
+         e.cause AS ev_cause \
+         FROM locations l LEFT JOIN events e ON e.id = \
+           (SELECT MAX(o.id) FROM events o WHERE o.location_id = l.id AND o.ended_at IS NULL)"
+    };
+}
+
+/// The schema migrations, embedded at compile time.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// Key of the monitor's liveness mark in the `meta` table.
+const ALIVE_KEY: &str = "monitor_alive_at";
+
+/// Rows per multi-row statement when recording heartbeats (7 parameters each).
+const BEAT_CHUNK: usize = 128;
+
+/// Locations per retention delete, so heartbeat writes interleave with a long prune.
+const PRUNE_LOCATIONS_PER_STEP: i64 = 1000;
+
+/// The SQLite [`StatusStore`]. Cheap to share behind an `Arc`; [`SqliteStore::close`] it for a
+/// clean shutdown (it checkpoints the WAL and runs `PRAGMA optimize`).
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    target: Target,
+    busy_timeout: Duration,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("target", &self.target)
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating the file if missing) the database; does not migrate.
+    ///
+    /// A file whose directory does not exist, a file that cannot be opened, or a database
+    /// locked by another process for longer than `busy_timeout` is
+    /// [`StoreError::Unavailable`] naming the path.
+    pub async fn open(config: &SqliteConfig) -> Result<Self, StoreError> {
+        // Waiting for the pooled writer is bounded by busy_timeout too, but never below 1 s:
+        // a large heartbeat batch may hold it for a moment.
+        let acquire = config.busy_timeout.max(Duration::from_secs(1));
+        match &config.target {
+            Target::Memory => {
+                // Every connection to `:memory:` is its own database: use exactly one, forever.
+                let opts = SqliteConnectOptions::new()
+                    .in_memory(true)
+                    .foreign_keys(true)
+                    .busy_timeout(config.busy_timeout)
+                    .statement_cache_capacity(256);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .acquire_timeout(acquire)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| map_err(&config.target, config.busy_timeout, e))?;
+                Ok(Self {
+                    writer: pool.clone(),
+                    reader: pool,
+                    target: Target::Memory,
+                    busy_timeout: config.busy_timeout,
+                })
+            }
+            Target::File(path) => {
+                // Absolute now: pooled connections open later, after a possible chdir.
+                let path = std::path::absolute(path).map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "cannot resolve SQLite database path `{}`: {e}",
+                        path.display()
+                    ))
+                })?;
+                let target = Target::File(path.clone());
+                if let Some(dir) = path.parent()
+                    && !dir.is_dir()
+                {
+                    return Err(StoreError::Unavailable(format!(
+                        "cannot open SQLite database `{}`: directory `{}` does not exist \
+                         (create it, or point [store] url at an existing directory)",
+                        path.display(),
+                        dir.display()
+                    )));
+                }
+                let base = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(config.busy_timeout)
+                    .statement_cache_capacity(256);
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .acquire_timeout(acquire)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(
+                        base.clone()
+                            .journal_mode(SqliteJournalMode::Wal)
+                            .optimize_on_close(true, None),
+                    )
+                    .await
+                    .map_err(|e| map_err(&target, config.busy_timeout, e))?;
+                // Readers connect on demand; the writer has already switched the file to WAL.
+                let reader = SqlitePoolOptions::new()
+                    .max_connections(config.read_connections.max(1))
+                    .acquire_timeout(acquire)
+                    .connect_lazy_with(base);
+                Ok(Self {
+                    writer,
+                    reader,
+                    target,
+                    busy_timeout: config.busy_timeout,
+                })
+            }
+        }
+    }
+
+    /// Opens the database and brings its schema up to date.
+    pub async fn open_and_migrate(config: &SqliteConfig) -> Result<Self, StoreError> {
+        let store = Self::open(config).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The database this store uses.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Closes every connection (checkpointing the WAL). Later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        map_err(&self.target, self.busy_timeout, e)
+    }
+
+    /// `map_err` adapter: `.map_err(self.e())`.
+    fn e(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        move |e| self.err(e)
+    }
+
+    /// A write transaction that holds the write lock from its first statement.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.e())
+    }
+
+    async fn fetch_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
+        let row: Option<RecordRow> = sqlx::query_as(concat!(record_select!(), " WHERE l.id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(self.e())?;
+        row.map(RecordRow::into_record).transpose()
+    }
+
+    /// Applies one transition inside the caller's transaction.
+    async fn apply_in(
+        &self,
+        conn: &mut SqliteConnection,
+        t: &Transition,
+    ) -> Result<Option<EventId>, StoreError> {
+        let loc = t.location_id.0;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM locations WHERE id = ?")
+            .bind(loc)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(self.e())?;
+        if exists.is_none() {
+            return Err(not_found(format!("location {}", t.location_id)));
+        }
+
+        let opened = match &t.event {
+            EventChange::None => None,
+            EventChange::Open {
+                started_at,
+                detected_at,
+                cause,
+            } => Some((*started_at, *detected_at, None, *cause)),
+            EventChange::Closed {
+                started_at,
+                detected_at,
+                ended_at,
+                cause,
+            } => Some((*started_at, *detected_at, Some(*ended_at), *cause)),
+            EventChange::Close {
+                event_id,
+                ended_at,
+                cause,
+            } => {
+                let done = sqlx::query(
+                    "UPDATE events SET ended_at = ?, cause = ? WHERE id = ? AND location_id = ?",
+                )
+                .bind(ts(*ended_at))
+                .bind(cause.as_str())
+                .bind(event_id.0)
+                .bind(loc)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.e())?;
+                if done.rows_affected() == 0 {
+                    // The caller drops the transaction: nothing of this transition is kept.
+                    return Err(not_found(format!(
+                        "event {event_id} of location {}",
+                        t.location_id
+                    )));
+                }
+                None
+            }
+        };
+        let new_event = match opened {
+            Some((started_at, detected_at, ended_at, cause)) => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO events (location_id, started_at, detected_at, ended_at, cause) \
+                     VALUES (?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(loc)
+                .bind(started_at.map(ts))
+                .bind(ts(detected_at))
+                .bind(ended_at.map(ts))
+                .bind(cause.as_str())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(self.e())?;
+                Some(EventId(id))
+            }
+            None => None,
+        };
+
+        if let Some(sw) = &t.interval {
+            let open: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT id, start_at FROM intervals WHERE location_id = ? AND end_at IS NULL",
+            )
+            .bind(loc)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(self.e())?;
+            let mut at = ts(sw.at);
+            if let Some((open_id, start)) = open {
+                // Never end an interval before it began: clamp, and drop it if that leaves it
+                // empty.
+                at = at.max(start);
+                if at == start {
+                    sqlx::query("DELETE FROM intervals WHERE id = ?")
+                        .bind(open_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(self.e())?;
+                } else {
+                    sqlx::query(
+                        "UPDATE intervals SET end_at = ?, kind = COALESCE(?, kind) WHERE id = ?",
+                    )
+                    .bind(at)
+                    .bind(sw.relabel_closed_as.map(IntervalKind::as_str))
+                    .bind(open_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(self.e())?;
+                }
+            }
+            sqlx::query("INSERT INTO intervals (location_id, kind, start_at) VALUES (?, ?, ?)")
+                .bind(loc)
+                .bind(sw.kind.as_str())
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.e())?;
+        }
+
+        sqlx::query("UPDATE locations SET status = ? WHERE id = ?")
+            .bind(t.status.as_str())
+            .bind(loc)
+            .execute(&mut *conn)
+            .await
+            .map_err(self.e())?;
+
+        for n in &t.notifications {
+            let mut alert = n.alert.clone();
+            if alert.event_id.is_none() {
+                alert.event_id = new_event;
+            }
+            let json = serde_json::to_string(&alert)
+                .map_err(|e| StoreError::Invalid(format!("cannot encode an alert: {e}")))?;
+            sqlx::query(
+                "INSERT INTO outbox (location_id, event_id, notifier, chat, alert, \
+                 next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(alert.location_id.0)
+            .bind(alert.event_id.map(|e| e.0))
+            .bind(n.notifier.as_str())
+            .bind(n.chat.as_str())
+            .bind(json)
+            .bind(ts(alert.at))
+            .bind(ts(alert.at))
+            .execute(&mut *conn)
+            .await
+            .map_err(self.e())?;
+        }
+        Ok(new_event)
+    }
+}
+
+#[async_trait]
+impl StatusStore for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.writer).await.map_err(|e| match e {
+            MigrateError::Execute(e) => self.err(e),
+            MigrateError::ExecuteMigration(e, v) => match self.err(e) {
+                StoreError::Other(msg) => {
+                    StoreError::Other(format!("migration {v} of `{}` failed: {msg}", self.target))
+                }
+                other => other,
+            },
+            other => StoreError::Other(format!(
+                "cannot migrate SQLite database `{}`: {other} (was it written by a newer \
+                 outage-monitor?)",
+                self.target
+            )),
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let one: i64 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(self.e())?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Other("SELECT 1 did not return 1".into()))
+        }
+    }
+
+    async fn create_location(
+        &self,
+        new: &NewLocation,
+        key_hash: KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Location, StoreError> {
+        let timeout_ms = duration_ms(new.timeout)?;
+        let now = ts(now);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO locations (name, key_hash, timeout_ms, chat_id, enabled, created_at, \
+             updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
+        )
+        .bind(new.name.as_str())
+        .bind(key_hash.to_hex())
+        .bind(timeout_ms)
+        .bind(new.chat_id.as_deref())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| name_conflict(self.err(e), &new.name))?;
+        // Return what was stored (times at the stored precision).
+        LocRow {
+            id,
+            name: new.name.clone(),
+            timeout_ms,
+            chat_id: new.chat_id.clone(),
+            enabled: true,
+            paused_until: None,
+            created_at: now,
+            updated_at: now,
+        }
+        .into_location()
+    }
+
+    async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
+        let rows: Vec<RecordRow> = sqlx::query_as(concat!(record_select!(), " ORDER BY l.id"))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(self.e())?;
+        rows.into_iter().map(RecordRow::into_record).collect()
+    }
+
+    async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
+        self.fetch_location(id).await
+    }
+
+    async fn update_location(
+        &self,
+        id: LocationId,
+        patch: &LocationPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Location, StoreError> {
+        let timeout_ms = patch.timeout.map(duration_ms).transpose()?;
+        let row: Option<LocRow> = sqlx::query_as(
+            "UPDATE locations SET \
+               name = CASE WHEN ?2 THEN ?3 ELSE name END, \
+               timeout_ms = CASE WHEN ?4 THEN ?5 ELSE timeout_ms END, \
+               chat_id = CASE WHEN ?6 THEN ?7 ELSE chat_id END, \
+               enabled = CASE WHEN ?8 THEN ?9 ELSE enabled END, \
+               paused_until = CASE WHEN ?10 THEN ?11 ELSE paused_until END, \
+               updated_at = ?12 \
+             WHERE id = ?1 \
+             RETURNING id, name, timeout_ms, chat_id, enabled, paused_until, created_at, \
+               updated_at",
+        )
+        .bind(id.0)
+        .bind(patch.name.is_some())
+        .bind(patch.name.as_deref())
+        .bind(timeout_ms.is_some())
+        .bind(timeout_ms)
+        .bind(patch.chat_id.is_some())
+        .bind(patch.chat_id.clone().flatten())
+        .bind(patch.enabled.is_some())
+        .bind(patch.enabled)
+        .bind(patch.paused_until.is_some())
+        .bind(patch.paused_until.flatten().map(ts))
+        .bind(ts(now))
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(|e| name_conflict(self.err(e), patch.name.as_deref().unwrap_or_default()))?;
+        match row {
+            Some(r) => r.into_location(),
+            None => Err(not_found(format!("location {id}"))),
+        }
+    }
+
+    async fn set_key_hash(&self, id: LocationId, key_hash: KeyHash) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE locations SET key_hash = ? WHERE id = ?")
+            .bind(key_hash.to_hex())
+            .bind(id.0)
+            .execute(&self.writer)
+            .await
+            .map_err(self.e())?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(format!("location {id}")));
+        }
+        Ok(())
+    }
+
+    async fn delete_location(&self, id: LocationId) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // Outbox rows carry no foreign key (see the migration); everything else cascades.
+        sqlx::query("DELETE FROM outbox WHERE location_id = ?")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.e())?;
+        let done = sqlx::query("DELETE FROM locations WHERE id = ?")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.e())?;
+        tx.commit().await.map_err(self.e())?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError> {
+        // One read transaction: the liveness mark and the locations come from one snapshot.
+        let mut tx = self.reader.begin().await.map_err(self.e())?;
+        let rows: Vec<RecordRow> = sqlx::query_as(concat!(record_select!(), " ORDER BY l.id"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.e())?;
+        let alive: Option<i64> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(ALIVE_KEY)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.e())?;
+        tx.commit().await.map_err(self.e())?;
+        Ok(RuntimeSnapshot {
+            locations: rows
+                .into_iter()
+                .map(RecordRow::into_record)
+                .collect::<Result<_, _>>()?,
+            monitor_alive_at: alive
+                .map(|v| time(v, "meta.monitor_alive_at"))
+                .transpose()?,
+        })
+    }
+
+    async fn record_heartbeats(
+        &self,
+        beats: &[Heartbeat],
+        alive_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // The newest beat per location (the later one wins a tie), written once per batch.
+        let mut newest: HashMap<LocationId, &Heartbeat> = HashMap::new();
+        for b in beats {
+            let slot = newest.entry(b.location_id).or_insert(b);
+            if b.received_at >= slot.received_at {
+                *slot = b;
+            }
+        }
+        let mut newest: Vec<&Heartbeat> = newest.into_values().collect();
+        newest.sort_unstable_by_key(|b| b.location_id);
+        // Raw beats in index order (stable, so beats of one instant keep their arrival order):
+        // neighbouring inserts touch neighbouring index pages.
+        let mut raw: Vec<&Heartbeat> = beats.iter().collect();
+        raw.sort_by_key(|b| (b.location_id, b.received_at));
+
+        let mut tx = self.begin_write().await?;
+        for (start, size) in chunks(newest.len()) {
+            let mut q = sqlx::query(beat_sql(BeatSql::UpdateRuntime, size));
+            for b in &newest[start..start + size] {
+                q = bind_beat(q, b);
+            }
+            q.execute(&mut *tx).await.map_err(self.e())?;
+        }
+        for (start, size) in chunks(raw.len()) {
+            let mut q = sqlx::query(beat_sql(BeatSql::Insert, size));
+            for b in &raw[start..start + size] {
+                q = bind_beat(q, b);
+            }
+            q.execute(&mut *tx).await.map_err(self.e())?;
+        }
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        )
+        .bind(ALIVE_KEY)
+        .bind(ts(alive_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(self.e())?;
+        tx.commit().await.map_err(self.e())
+    }
+
+    async fn recent_heartbeats(
+        &self,
+        id: LocationId,
+        limit: u32,
+    ) -> Result<Vec<Heartbeat>, StoreError> {
+        let rows: Vec<BeatRow> = sqlx::query_as(
+            "SELECT location_id, received_at, boot_id, uptime_s, seq, fw, rssi FROM heartbeats \
+             WHERE location_id = ? ORDER BY received_at DESC, rowid DESC LIMIT ?",
+        )
+        .bind(id.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.e())?;
+        rows.into_iter().map(BeatRow::into_heartbeat).collect()
+    }
+
+    async fn apply_transition(&self, t: &Transition) -> Result<Option<EventId>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let opened = self.apply_in(&mut tx, t).await?;
+        tx.commit().await.map_err(self.e())?;
+        Ok(opened)
+    }
+
+    async fn apply_transitions(&self, ts: &[Transition]) -> Result<(), StoreError> {
+        if ts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for t in ts {
+            // An error drops `tx`: the whole batch is rolled back.
+            self.apply_in(&mut tx, t).await?;
+        }
+        tx.commit().await.map_err(self.e())
+    }
+
+    async fn list_events(&self, f: &EventFilter) -> Result<Vec<PowerEvent>, StoreError> {
+        // Two fixed statements rather than `? IS NULL OR ...`, so the location filter uses its
+        // index.
+        let sql = if f.location_id.is_some() {
+            concat!(
+                "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events ",
+                "WHERE location_id = ?1 ",
+                "AND (?2 IS NULL OR COALESCE(started_at, detected_at) < ?2) ",
+                "AND (?3 IS NULL OR ended_at IS NULL OR ended_at >= ?3) ",
+                "ORDER BY id DESC LIMIT ?4"
+            )
+        } else {
+            concat!(
+                "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events ",
+                "WHERE ?1 IS NULL ",
+                "AND (?2 IS NULL OR COALESCE(started_at, detected_at) < ?2) ",
+                "AND (?3 IS NULL OR ended_at IS NULL OR ended_at >= ?3) ",
+                "ORDER BY id DESC LIMIT ?4"
+            )
+        };
+        let rows: Vec<EventRow> = sqlx::query_as(sql)
+            .bind(f.location_id.map(|l| l.0))
+            .bind(f.to.map(ts))
+            .bind(f.from.map(ts))
+            .bind(f.limit.map_or(-1, i64::from))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(self.e())?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<PowerEvent>, StoreError> {
+        let row: Option<EventRow> = sqlx::query_as(
+            "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events \
+             WHERE id = ?",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(self.e())?;
+        row.map(EventRow::into_event).transpose()
+    }
+
+    async fn list_intervals(
+        &self,
+        id: LocationId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StateInterval>, StoreError> {
+        let rows: Vec<IntervalRow> = sqlx::query_as(
+            "SELECT location_id, kind, start_at, end_at FROM intervals \
+             WHERE location_id = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?) \
+             ORDER BY start_at",
+        )
+        .bind(id.0)
+        .bind(ts(to))
+        .bind(ts(from))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.e())?;
+        rows.into_iter().map(IntervalRow::into_interval).collect()
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT o.id, o.notifier, o.chat, o.alert, o.attempts, o.created_at FROM outbox o \
+             WHERE o.status = 'pending' AND o.next_attempt_at <= ? \
+               AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.status = 'pending' \
+                           AND h.notifier = o.notifier AND h.chat = o.chat) \
+             ORDER BY o.id LIMIT ?",
+        )
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.e())?;
+        rows.into_iter().map(OutboxRow::into_item).collect()
+    }
+
+    async fn complete_notification(
+        &self,
+        id: OutboxId,
+        delivered: Option<&MessageRef>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let event: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE outbox SET status = 'delivered', finished_at = ? WHERE id = ? \
+             RETURNING event_id",
+        )
+        .bind(ts(now))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(self.e())?;
+        let Some(event) = event else {
+            return Err(not_found(format!("notification {}", id.0)));
+        };
+        if let (Some(event), Some(msg)) = (event, delivered) {
+            sqlx::query(
+                "INSERT INTO event_messages (event_id, notifier, chat, message_id) \
+                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM events WHERE id = ?1) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(event)
+            .bind(msg.notifier.as_str())
+            .bind(msg.chat.as_str())
+            .bind(msg.message_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(self.e())?;
+        }
+        tx.commit().await.map_err(self.e())
+    }
+
+    async fn retry_notification(
+        &self,
+        id: OutboxId,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? \
+             WHERE id = ?",
+        )
+        .bind(ts(next_attempt_at))
+        .bind(error)
+        .bind(id.0)
+        .execute(&self.writer)
+        .await
+        .map_err(self.e())?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(format!("notification {}", id.0)));
+        }
+        Ok(())
+    }
+
+    async fn fail_notification(&self, id: OutboxId, error: &str) -> Result<(), StoreError> {
+        // No clock is passed: the row counts as finished when it was last due.
+        let done = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, status = 'failed', \
+             finished_at = next_attempt_at, last_error = ? WHERE id = ?",
+        )
+        .bind(error)
+        .bind(id.0)
+        .execute(&self.writer)
+        .await
+        .map_err(self.e())?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(format!("notification {}", id.0)));
+        }
+        Ok(())
+    }
+
+    async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(o.next_attempt_at) FROM outbox o \
+             WHERE o.status = 'pending' \
+               AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.status = 'pending' \
+                           AND h.notifier = o.notifier AND h.chat = o.chat)",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(self.e())?;
+        due.map(|v| time(v, "outbox.next_attempt_at")).transpose()
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(self.e())?;
+        let mut s = OutboxStats::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).map_err(|_| corrupt(format!("outbox count {n}")))?;
+            match status.as_str() {
+                "pending" => s.pending = n,
+                "delivered" => s.delivered = n,
+                "failed" => s.failed = n,
+                other => return Err(corrupt(format!("outbox.status `{other}`"))),
+            }
+        }
+        Ok(s)
+    }
+
+    async fn message_refs(&self, event_id: EventId) -> Result<Vec<MessageRef>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT notifier, chat, message_id FROM event_messages WHERE event_id = ? \
+             ORDER BY id",
+        )
+        .bind(event_id.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.e())?;
+        Ok(rows
+            .into_iter()
+            .map(|(notifier, chat, message_id)| MessageRef {
+                notifier,
+                chat,
+                message_id,
+            })
+            .collect())
+    }
+
+    async fn prune(
+        &self,
+        beats_before: DateTime<Utc>,
+        outbox_before: DateTime<Utc>,
+    ) -> Result<PruneStats, StoreError> {
+        let mut stats = PruneStats::default();
+        // Heartbeats go location by location through the (location_id, received_at) index, a
+        // slice of locations per write transaction, so heartbeat batches interleave.
+        let mut after = i64::MIN;
+        loop {
+            let upto: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM locations WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?",
+            )
+            .bind(after)
+            .bind(PRUNE_LOCATIONS_PER_STEP - 1)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(self.e())?;
+            let done = sqlx::query(
+                "DELETE FROM heartbeats WHERE location_id IN \
+                   (SELECT id FROM locations WHERE id > ? AND id <= ?) \
+                 AND received_at < ?",
+            )
+            .bind(after)
+            .bind(upto.unwrap_or(i64::MAX))
+            .bind(ts(beats_before))
+            .execute(&self.writer)
+            .await
+            .map_err(self.e())?;
+            stats.heartbeats += done.rows_affected();
+            match upto {
+                Some(id) => after = id,
+                None => break,
+            }
+        }
+        let done = sqlx::query("DELETE FROM outbox WHERE status <> 'pending' AND finished_at < ?")
+            .bind(ts(outbox_before))
+            .execute(&self.writer)
+            .await
+            .map_err(self.e())?;
+        stats.outbox = done.rows_affected();
+        Ok(stats)
+    }
+
+    async fn backup(&self, path: &Path) -> Result<(), StoreError> {
+        let shown = path.display();
+        if path.exists() {
+            return Err(StoreError::Invalid(format!(
+                "backup target `{shown}` already exists; choose a new file"
+            )));
+        }
+        let dest = std::path::absolute(path)
+            .map_err(|e| StoreError::Invalid(format!("backup target `{shown}`: {e}")))?;
+        if let Some(dir) = dest.parent()
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Invalid(format!(
+                "cannot back up to `{shown}`: directory `{}` does not exist",
+                dir.display()
+            )));
+        }
+        let Some(dest) = dest.to_str() else {
+            return Err(StoreError::Invalid(format!(
+                "backup target `{shown}` is not valid UTF-8"
+            )));
+        };
+        // VACUUM INTO reads one consistent snapshot; in WAL mode writers go on meanwhile.
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest)
+            .execute(&self.reader)
+            .await
+            .map_err(|e| match self.err(e) {
+                StoreError::Other(msg) | StoreError::Unavailable(msg) => StoreError::Other(
+                    format!("backup of `{}` into `{shown}` failed: {msg}", self.target),
+                ),
+                other => other,
+            })?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeat batch statements
+
+#[derive(Clone, Copy)]
+enum BeatSql {
+    /// Moves each location's runtime state to its newest beat, unless it already saw a newer one.
+    UpdateRuntime,
+    /// Inserts raw beats of locations that still exist.
+    Insert,
+}
+
+/// The `(start, size)` slices of `len` rows: full chunks, then the rest in powers of two, so
+/// only a handful of distinct statements are ever prepared (and stay cached).
+fn chunks(len: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut size = BEAT_CHUNK;
+    while start < len {
+        while size > len - start {
+            size /= 2;
+        }
+        out.push((start, size));
+        start += size;
+    }
+    out
+}
+
+/// The statement for `size` rows (`size` a power of two up to [`BEAT_CHUNK`]).
+fn beat_sql(kind: BeatSql, size: usize) -> &'static str {
+    static SQL: OnceLock<Vec<[String; 2]>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let mut v = Vec::new();
+        let mut n = 1;
+        while n <= BEAT_CHUNK {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+            v.push([
+                format!(
+                    "UPDATE locations SET last_seen = v.column2, last_boot_id = v.column3, \
+                     last_uptime_s = v.column4, last_seq = v.column5, last_fw = v.column6, \
+                     last_rssi = v.column7 \
+                     FROM (VALUES {values}) AS v \
+                     WHERE locations.id = v.column1 \
+                       AND (locations.last_seen IS NULL OR locations.last_seen <= v.column2)"
+                ),
+                format!(
+                    "INSERT INTO heartbeats (location_id, received_at, boot_id, uptime_s, seq, \
+                     fw, rssi) \
+                     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
+                       v.column7 \
+                     FROM (VALUES {values}) AS v \
+                     WHERE v.column1 IN (SELECT id FROM locations)"
+                ),
+            ]);
+            n *= 2;
+        }
+        v
+    });
+    let index = size.trailing_zeros() as usize;
+    let pair = &all[index.min(all.len() - 1)];
+    match kind {
+        BeatSql::UpdateRuntime => &pair[0],
+        BeatSql::Insert => &pair[1],
+    }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn bind_beat<'q>(q: SqliteQuery<'q>, b: &'q Heartbeat) -> SqliteQuery<'q> {
+    q.bind(b.location_id.0)
+        .bind(ts(b.received_at))
+        .bind(b.facts.boot_id.as_deref())
+        .bind(b.facts.uptime_s.map(u64_to_db))
+        .bind(b.facts.seq.map(u64_to_db))
+        .bind(b.facts.fw.as_deref())
+        .bind(b.facts.rssi)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows and conversions. Nothing read from the database is trusted: a value out of range is an
+// error naming the column, never a panic.
+
+#[derive(FromRow)]
+struct LocRow {
+    id: i64,
+    name: String,
+    timeout_ms: i64,
+    chat_id: Option<String>,
+    enabled: bool,
+    paused_until: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl LocRow {
+    fn into_location(self) -> Result<Location, StoreError> {
+        let timeout = u64::try_from(self.timeout_ms)
+            .map(Duration::from_millis)
+            .map_err(|_| {
+                corrupt(format!(
+                    "locations.timeout_ms {} of location {}",
+                    self.timeout_ms, self.id
+                ))
+            })?;
+        Ok(Location {
+            id: LocationId(self.id),
+            name: self.name,
+            timeout,
+            chat_id: self.chat_id,
+            enabled: self.enabled,
+            paused_until: self
+                .paused_until
+                .map(|v| time(v, "locations.paused_until"))
+                .transpose()?,
+            created_at: time(self.created_at, "locations.created_at")?,
+            updated_at: time(self.updated_at, "locations.updated_at")?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct RecordRow {
+    #[sqlx(flatten)]
+    loc: LocRow,
+    key_hash: String,
+    status: Option<String>,
+    last_seen: Option<i64>,
+    last_boot_id: Option<String>,
+    last_uptime_s: Option<i64>,
+    last_seq: Option<i64>,
+    last_fw: Option<String>,
+    last_rssi: Option<i64>,
+    ev_id: Option<i64>,
+    ev_started_at: Option<i64>,
+    ev_detected_at: Option<i64>,
+    ev_cause: Option<String>,
+}
+
+impl RecordRow {
+    fn into_record(self) -> Result<LocationRecord, StoreError> {
+        let id = self.loc.id;
+        let key_hash = KeyHash::from_hex(&self.key_hash)
+            .ok_or_else(|| corrupt(format!("locations.key_hash of location {id}")))?;
+        let status = self
+            .status
+            .map(|s| {
+                Status::parse(&s)
+                    .ok_or_else(|| corrupt(format!("locations.status `{s}` of location {id}")))
+            })
+            .transpose()?;
+        let open_event = match self.ev_id {
+            None => None,
+            Some(ev) => Some(
+                EventRow {
+                    id: ev,
+                    location_id: id,
+                    started_at: self.ev_started_at,
+                    detected_at: self
+                        .ev_detected_at
+                        .ok_or_else(|| corrupt(format!("events.detected_at of event {ev}")))?,
+                    ended_at: None,
+                    cause: self.ev_cause.unwrap_or_default(),
+                }
+                .into_event()?,
+            ),
+        };
+        let last_rssi = self
+            .last_rssi
+            .map(|v| rssi(v, "locations.last_rssi"))
+            .transpose()?;
+        Ok(LocationRecord {
+            location: self.loc.into_location()?,
+            key_hash,
+            runtime: LocationRuntime {
+                status,
+                last_seen: self
+                    .last_seen
+                    .map(|v| time(v, "locations.last_seen"))
+                    .transpose()?,
+                last_facts: DeviceFacts {
+                    boot_id: self.last_boot_id,
+                    uptime_s: self.last_uptime_s.map(u64_from_db),
+                    seq: self.last_seq.map(u64_from_db),
+                    fw: self.last_fw,
+                    rssi: last_rssi,
+                },
+                open_event,
+            },
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct BeatRow {
+    location_id: i64,
+    received_at: i64,
+    boot_id: Option<String>,
+    uptime_s: Option<i64>,
+    seq: Option<i64>,
+    fw: Option<String>,
+    rssi: Option<i64>,
+}
+
+impl BeatRow {
+    fn into_heartbeat(self) -> Result<Heartbeat, StoreError> {
+        Ok(Heartbeat {
+            location_id: LocationId(self.location_id),
+            received_at: time(self.received_at, "heartbeats.received_at")?,
+            facts: DeviceFacts {
+                boot_id: self.boot_id,
+                uptime_s: self.uptime_s.map(u64_from_db),
+                seq: self.seq.map(u64_from_db),
+                fw: self.fw,
+                rssi: self.rssi.map(|v| rssi(v, "heartbeats.rssi")).transpose()?,
+            },
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    location_id: i64,
+    started_at: Option<i64>,
+    detected_at: i64,
+    ended_at: Option<i64>,
+    cause: String,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<PowerEvent, StoreError> {
+        let id = self.id;
+        Ok(PowerEvent {
+            id: EventId(id),
+            location_id: LocationId(self.location_id),
+            started_at: self
+                .started_at
+                .map(|v| time(v, "events.started_at"))
+                .transpose()?,
+            detected_at: time(self.detected_at, "events.detected_at")?,
+            ended_at: self
+                .ended_at
+                .map(|v| time(v, "events.ended_at"))
+                .transpose()?,
+            cause: Cause::parse(&self.cause)
+                .ok_or_else(|| corrupt(format!("events.cause `{}` of event {id}", self.cause)))?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct IntervalRow {
+    location_id: i64,
+    kind: String,
+    start_at: i64,
+    end_at: Option<i64>,
+}
+
+impl IntervalRow {
+    fn into_interval(self) -> Result<StateInterval, StoreError> {
+        Ok(StateInterval {
+            location_id: LocationId(self.location_id),
+            kind: IntervalKind::parse(&self.kind)
+                .ok_or_else(|| corrupt(format!("intervals.kind `{}`", self.kind)))?,
+            start: time(self.start_at, "intervals.start_at")?,
+            end: self
+                .end_at
+                .map(|v| time(v, "intervals.end_at"))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct OutboxRow {
+    id: i64,
+    notifier: String,
+    chat: String,
+    alert: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+impl OutboxRow {
+    fn into_item(self) -> Result<OutboxItem, StoreError> {
+        let id = self.id;
+        let alert: Alert = serde_json::from_str(&self.alert)
+            .map_err(|e| corrupt(format!("outbox.alert of row {id}: {e}")))?;
+        Ok(OutboxItem {
+            id: OutboxId(id),
+            notifier: self.notifier,
+            chat: self.chat,
+            alert,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| corrupt(format!("outbox.attempts {} of row {id}", self.attempts)))?,
+            created_at: time(self.created_at, "outbox.created_at")?,
+        })
+    }
+}
+
+/// A time as stored: microseconds since the Unix epoch. Every `DateTime<Utc>` fits in an i64.
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(v: i64, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt(format!("{column} {v}")))
+}
+
+fn duration_ms(d: Duration) -> Result<i64, StoreError> {
+    i64::try_from(d.as_millis())
+        .map_err(|_| StoreError::Invalid(format!("timeout {d:?} is too long")))
+}
+
+/// Device counters are `u64`; SQLite integers are `i64`. Store the same 64 bits, so every
+/// value round-trips (those above `i64::MAX` look negative in plain SQL).
+fn u64_to_db(v: u64) -> i64 {
+    i64::from_ne_bytes(v.to_ne_bytes())
+}
+
+fn u64_from_db(v: i64) -> u64 {
+    u64::from_ne_bytes(v.to_ne_bytes())
+}
+
+fn rssi(v: i64, column: &str) -> Result<i32, StoreError> {
+    i32::try_from(v).map_err(|_| corrupt(format!("{column} {v}")))
+}
+
+fn corrupt(what: String) -> StoreError {
+    StoreError::Other(format!("unreadable value in the SQLite database: {what}"))
+}
+
+fn not_found(what: String) -> StoreError {
+    StoreError::NotFound { what }
+}
+
+/// A UNIQUE violation on `locations` can only be the name.
+fn name_conflict(e: StoreError, name: &str) -> StoreError {
+    match e {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("a location named `{name}` already exists"))
+        }
+        other => other,
+    }
+}
+
+/// Turns a sqlx error into a [`StoreError`] that names the database.
+pub(crate) fn map_err(target: &Target, busy_timeout: Duration, e: sqlx::Error) -> StoreError {
+    // SQLite primary result codes (the low byte of the extended code).
+    const PERM: i32 = 3;
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const CORRUPT: i32 = 11;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    const NOTADB: i32 = 26;
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .unwrap_or_default();
+            match code & 0xff {
+                BUSY | LOCKED => StoreError::Unavailable(format!(
+                    "SQLite database `{target}` is locked by another connection or process \
+                     (waited {busy_timeout:?}): {}",
+                    db.message()
+                )),
+                PERM | READONLY | IOERR | CORRUPT | FULL | CANTOPEN | NOTADB => {
+                    StoreError::Unavailable(format!("SQLite database `{target}`: {}", db.message()))
+                }
+                _ if db.is_unique_violation() => StoreError::Conflict(db.message().to_string()),
+                _ => StoreError::Other(format!("SQLite database `{target}`: {}", db.message())),
+            }
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
+            "timed out waiting for a connection to SQLite database `{target}`"
+        )),
+        sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(format!("SQLite database `{target}` is closed"))
+        }
+        sqlx::Error::Io(e) => StoreError::Unavailable(format!("SQLite database `{target}`: {e}")),
+        other => StoreError::Other(format!("SQLite database `{target}`: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beat_batches_use_full_chunks_then_powers_of_two() {
+        assert_eq!(chunks(0), vec![]);
+        assert_eq!(chunks(1), vec![(0, 1)]);
+        assert_eq!(chunks(3), vec![(0, 2), (2, 1)]);
+        assert_eq!(
+            chunks(BEAT_CHUNK * 2 + 5),
+            vec![(0, 128), (128, 128), (256, 4), (260, 1)]
+        );
+        for len in 0..1000 {
+            let c = chunks(len);
+            assert_eq!(c.iter().map(|(_, n)| n).sum::<usize>(), len);
+            assert!(c.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+            assert!(
+                c.iter()
+                    .all(|(_, n)| n.is_power_of_two() && *n <= BEAT_CHUNK)
+            );
+        }
+        for n in [1, 2, 64, 128] {
+            let sql = beat_sql(BeatSql::Insert, n);
+            assert_eq!(sql.matches('?').count(), 7 * n, "{n} rows of 7 parameters");
+            let sql = beat_sql(BeatSql::UpdateRuntime, n);
+            assert_eq!(sql.matches('?').count(), 7 * n);
+        }
+    }
+
+    #[test]
+    fn device_counters_round_trip_all_64_bits() {
+        for v in [0, 1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            assert_eq!(u64_from_db(u64_to_db(v)), v);
+        }
+        assert_eq!(
+            u64_to_db(42),
+            42,
+            "ordinary values are stored as themselves"
+        );
+    }
+
+    #[test]
+    fn times_are_microseconds_and_bad_ones_are_errors() {
+        let t = DateTime::from_timestamp_micros(1_763_899_200_123_456).unwrap_or_default();
+        assert_eq!(ts(t), 1_763_899_200_123_456);
+        assert_eq!(time(ts(t), "x").ok(), Some(t));
+        assert!(matches!(time(i64::MAX, "c"), Err(StoreError::Other(m)) if m.contains("c")));
+    }
+}
