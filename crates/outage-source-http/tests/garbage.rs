@@ -1,4 +1,6 @@
 //! Hostile and broken clients: after each, the server still answers and never with a 5xx.
+// Helpers outside #[test] fns panic on failed steps, like assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! `POST /api/v1/heartbeat` against a real engine: every status code it can answer.
+// Helpers outside #[test] fns panic on failed steps, like assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Health, readiness, metrics, graceful shutdown, binding, mounted routers.
+// Helpers outside #[test] fns panic on failed steps, like assertions.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A real engine over a memory store, with the HTTP source on 127.0.0.1:0.
 
-#![allow(dead_code)]
+// Test helpers: a failed setup step should panic with its message, like an assertion.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
