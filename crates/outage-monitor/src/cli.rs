@@ -90,8 +90,9 @@ pub enum LocationCommand {
         /// No heartbeat for this long = outage (e.g. 30s, 2m). Default: monitor.default_timeout.
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<Duration>,
-        /// Telegram chat for this location (overrides the notifier's chat).
-        #[arg(long, value_name = "ID")]
+        /// Telegram chat for this location (overrides the notifier's chat); group ids are
+        /// negative, e.g. -1001234567890.
+        #[arg(long, value_name = "ID", allow_negative_numbers = true)]
         chat_id: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
@@ -175,7 +176,12 @@ pub struct EditArgs {
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// New chat override.
-    #[arg(long, value_name = "ID", conflicts_with = "no_chat_id")]
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "no_chat_id",
+        allow_negative_numbers = true
+    )]
     pub chat_id: Option<String>,
     /// Remove the chat override.
     #[arg(long)]

@@ -1,0 +1,595 @@
+//! Stories of the engine on a controllable clock: tokio's paused time drives both the timers and
+//! the wall clock (`TokioClock`), so a "sleep" here moves time instantly and exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use outage_core::config::RestoreConfirm;
+use outage_core::engine::{Engine, EngineConfig, EngineTasks, Rules};
+use outage_core::keys::KeyHash;
+use outage_core::memory_store::MemoryStore;
+use outage_core::metrics::Metrics;
+use outage_core::notify::{AlertKind, Notifier, NotifyError};
+use outage_core::source::HeartbeatSink;
+use outage_core::store::{EventFilter, StatusStore};
+use outage_core::*;
+use outage_testkit::notifier::RecordingNotifier;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+struct World {
+    store: Arc<MemoryStore>,
+    rec: RecordingNotifier,
+    clock: TokioClock,
+    engine: Engine,
+    tasks: Option<EngineTasks>,
+    rules: Rules,
+}
+
+fn facts(boot: &str, uptime_s: u64) -> DeviceFacts {
+    DeviceFacts {
+        boot_id: Some(boot.into()),
+        uptime_s: Some(uptime_s),
+        ..DeviceFacts::default()
+    }
+}
+
+impl World {
+    /// Rules for most stories: no live updates, so alert lists stay short.
+    fn quiet() -> Rules {
+        Rules {
+            live_update_every: Duration::ZERO,
+            ..Rules::default()
+        }
+    }
+
+    async fn new(rules: Rules) -> World {
+        Self::with_store(Arc::new(MemoryStore::new()), rules).await
+    }
+
+    async fn with_store(store: Arc<MemoryStore>, rules: Rules) -> World {
+        let clock = TokioClock::starting_at(outage_testkit::t0());
+        let rec = RecordingNotifier::new("rec");
+        let (engine, tasks) = start(&store, &rec, clock, &rules).await;
+        World {
+            store,
+            rec,
+            clock,
+            engine,
+            tasks: Some(tasks),
+            rules,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn add(&self, name: &str, key: &str) -> LocationId {
+        let loc = self
+            .store
+            .create_location(
+                &NewLocation {
+                    name: name.into(),
+                    timeout: TIMEOUT,
+                    chat_id: None,
+                },
+                KeyHash::of(key),
+                self.now(),
+            )
+            .await
+            .unwrap();
+        self.engine.reload_location(loc.id).await.unwrap();
+        loc.id
+    }
+
+    async fn beat(&self, key: &str, f: DeviceFacts) -> Status {
+        self.engine.heartbeat(key, f).await.unwrap().status
+    }
+
+    /// Restarts the monitor after it was offline for `offline`.
+    async fn restart_after(&mut self, offline: Duration) {
+        if let Some(t) = self.tasks.take() {
+            t.shutdown().await;
+        }
+        tokio::time::sleep(offline).await;
+        let (engine, tasks) = start(&self.store, &self.rec, self.clock, &self.rules).await;
+        self.engine = engine;
+        self.tasks = Some(tasks);
+    }
+
+    async fn events(&self) -> Vec<PowerEvent> {
+        let mut v = self
+            .store
+            .list_events(&EventFilter::default())
+            .await
+            .unwrap();
+        v.reverse();
+        v
+    }
+
+    async fn intervals(
+        &self,
+        id: LocationId,
+    ) -> Vec<(IntervalKind, DateTime<Utc>, Option<DateTime<Utc>>)> {
+        self.store
+            .list_intervals(id, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.kind, i.start, i.end))
+            .collect()
+    }
+}
+
+async fn start(
+    store: &Arc<MemoryStore>,
+    rec: &RecordingNotifier,
+    clock: TokioClock,
+    rules: &Rules,
+) -> (Engine, EngineTasks) {
+    let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(rec.clone())];
+    Engine::start(
+        store.clone(),
+        notifiers,
+        Arc::new(clock),
+        Arc::new(Metrics::default()),
+        EngineConfig {
+            rules: rules.clone(),
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Lets spawned tasks (timers, delivery) run without moving time noticeably.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+/// Beats every 10 s for `total`.
+async fn beat_for(w: &World, key: &str, boot: &str, uptime_start: u64, total: Duration) -> u64 {
+    let mut uptime = uptime_start;
+    let mut elapsed = Duration::ZERO;
+    while elapsed < total {
+        w.beat(key, facts(boot, uptime)).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        uptime += 10;
+        elapsed += Duration::from_secs(10);
+    }
+    uptime
+}
+
+fn secs(s: i64) -> TimeDelta {
+    TimeDelta::seconds(s)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outage_is_declared_at_last_seen_plus_timeout_and_backdated_to_the_last_beat() {
+    let w = World::new(World::quiet()).await;
+    w.add("Home", "k1").await;
+    w.beat("k1", facts("boot-a", 100)).await;
+    let last_beat = w.now();
+
+    tokio::time::sleep(TIMEOUT - Duration::from_millis(10)).await;
+    assert!(
+        w.rec.delivered().is_empty(),
+        "declared down before the deadline"
+    );
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    settle().await;
+    let d = w.rec.delivered();
+    assert_eq!(d.len(), 1, "exactly one outage alert: {d:?}");
+    let alert = &d[0].alert;
+    assert_eq!(alert.kind, AlertKind::Outage);
+    assert_eq!(
+        alert.started_at,
+        Some(last_beat),
+        "start is the last beat, not detection"
+    );
+    let delay = alert.detected_at.unwrap() - (last_beat + secs(30));
+    assert!(
+        delay >= TimeDelta::zero() && delay <= secs(1),
+        "detected {delay} after the deadline"
+    );
+    assert_eq!(
+        w.engine.status_of(alert.location_id).unwrap().0,
+        Status::Down
+    );
+    let ev = w.events().await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].started_at, Some(last_beat));
+    assert_eq!(ev[0].ended_at, None);
+    assert_eq!(alert.event_id, Some(ev[0].id), "the alert knows its event");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_network_drop_becomes_cause_network_without_a_power_alert() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Office", "k").await;
+    let up = beat_for(&w, "k", "boot-a", 1000, Duration::from_secs(30)).await;
+    let last = w.now() - secs(10);
+    // The network is gone for five minutes; the device keeps running and counting.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
+    w.beat("k", facts("boot-a", up + 300)).await;
+    settle().await;
+
+    assert_eq!(
+        w.rec.kinds(),
+        vec![AlertKind::Outage, AlertKind::NetworkRestored],
+        "no power-restored alert for a network drop"
+    );
+    let restored = &w.rec.delivered()[1];
+    assert_eq!(restored.alert.cause, Cause::Network);
+    assert_eq!(
+        restored.ctx.earlier.len(),
+        1,
+        "the notifier is handed the outage message to edit"
+    );
+    let ev = &w.events().await[0];
+    assert_eq!(ev.cause, Cause::Network);
+    let kinds: Vec<_> = w.intervals(id).await.iter().map(|i| i.0).collect();
+    assert_eq!(
+        kinds,
+        vec![IntervalKind::Up, IntervalKind::Network, IntervalKind::Up]
+    );
+    assert_eq!(w.intervals(id).await[1].1, last);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_power_cut_is_restored_at_now_minus_uptime() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Home", "k").await;
+    w.beat("k", facts("boot-a", 4990)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    w.beat("k", facts("boot-a", 5000)).await;
+    let last = w.now();
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    // Power came back 20 s ago: the device booted and sends its first beat.
+    w.beat("k", facts("boot-b", 20)).await;
+    let now = w.now();
+    settle().await;
+
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage, AlertKind::Restored]);
+    let a = &w.rec.delivered()[1].alert;
+    assert_eq!(a.cause, Cause::Power);
+    assert_eq!(a.started_at, Some(last));
+    let back = a.ended_at.unwrap();
+    assert_eq!(back, now - secs(20));
+    let ev = &w.events().await[0];
+    assert_eq!(ev.cause, Cause::Power);
+    assert_eq!(ev.ended_at, Some(back));
+    let iv = w.intervals(id).await;
+    assert_eq!(iv[1].0, IntervalKind::Down);
+    assert_eq!((iv[1].1, iv[1].2), (last, Some(back)));
+    assert_eq!(iv[2].0, IntervalKind::Up);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_boot_id_the_cause_is_unknown_and_reported_as_power() {
+    let w = World::new(World::quiet()).await;
+    w.add("Dacha", "k").await;
+    w.beat("k", DeviceFacts::default()).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    w.beat("k", DeviceFacts::default()).await;
+    let now = w.now();
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage, AlertKind::Restored]);
+    assert_eq!(w.rec.delivered()[1].alert.cause, Cause::Unknown);
+    assert_eq!(w.rec.delivered()[1].alert.ended_at, Some(now));
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarting_the_monitor_while_devices_keep_beating_sends_nothing() {
+    let mut w = World::new(World::quiet()).await;
+    w.add("A", "ka").await;
+    w.add("B", "kb").await;
+    w.beat("ka", facts("a", 100)).await;
+    w.beat("kb", facts("b", 100)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    w.restart_after(Duration::from_secs(3)).await;
+    // Devices kept beating while the monitor was away; they go on after.
+    for i in 0..10u64 {
+        w.beat("ka", facts("a", 110 + i * 10)).await;
+        w.beat("kb", facts("b", 110 + i * 10)).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    settle().await;
+    assert!(w.rec.attempts().is_empty(), "{:?}", w.rec.attempts());
+    assert!(w.events().await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_monitors_own_downtime_is_unknown_not_an_outage() {
+    let mut w = World::new(World::quiet()).await;
+    let id = w.add("Home", "k").await;
+    let up = beat_for(&w, "k", "boot-a", 100, Duration::from_secs(30)).await;
+    // Monitor offline for 10 minutes, far longer than the 30 s timeout.
+    w.restart_after(Duration::from_secs(600)).await;
+    assert_eq!(w.engine.status_of(id).unwrap().0, Status::Unknown);
+    w.beat("k", facts("boot-a", up + 600)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(w.rec.attempts().is_empty(), "{:?}", w.rec.kinds());
+    assert!(w.events().await.is_empty());
+    let kinds: Vec<_> = w.intervals(id).await.iter().map(|i| i.0).collect();
+    assert_eq!(
+        kinds,
+        vec![IntervalKind::Up, IntervalKind::Unknown, IntervalKind::Up]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_that_rebooted_while_the_monitor_was_down_yields_an_outage_with_unknown_start() {
+    let mut w = World::new(World::quiet()).await;
+    w.add("Home", "k").await;
+    beat_for(&w, "k", "boot-a", 100, Duration::from_secs(30)).await;
+    w.restart_after(Duration::from_secs(900)).await;
+    w.beat("k", facts("boot-b", 60)).await;
+    let now = w.now();
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Restored]);
+    let a = &w.rec.delivered()[0].alert;
+    assert_eq!(a.started_at, None, "the start was not seen");
+    assert_eq!(a.ended_at, Some(now - secs(60)));
+    let ev = &w.events().await[0];
+    assert_eq!(
+        (ev.started_at, ev.ended_at, ev.cause),
+        (None, Some(now - secs(60)), Cause::Power)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_restart_nothing_is_declared_down_before_the_startup_grace() {
+    let mut w = World::new(Rules {
+        startup_grace: Some(Duration::from_secs(120)),
+        ..World::quiet()
+    })
+    .await;
+    w.add("Home", "k").await;
+    w.beat("k", facts("a", 10)).await;
+    w.restart_after(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(119)).await;
+    assert!(w.rec.attempts().is_empty());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_location_raises_no_alert_and_resumes_quietly_when_nothing_changed() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Home", "k").await;
+    w.beat("k", facts("a", 10)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    w.beat("k", facts("a", 20)).await;
+    let until = w.now() + secs(3600);
+    w.store
+        .update_location(
+            id,
+            &LocationPatch {
+                paused_until: Some(Some(until)),
+                ..LocationPatch::default()
+            },
+            w.now(),
+        )
+        .await
+        .unwrap();
+    w.engine.reload_location(id).await.unwrap();
+    settle().await;
+    assert_eq!(w.engine.status_of(id).unwrap().0, Status::Paused);
+    // Heartbeats stop for 50 minutes during maintenance: no alert.
+    tokio::time::sleep(Duration::from_secs(3000)).await;
+    assert!(w.rec.attempts().is_empty());
+    // Back before the pause ends, as before it: still no alert after it ends.
+    let mut up = 3010;
+    for _ in 0..70 {
+        w.beat("k", facts("a", up)).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        up += 10;
+    }
+    settle().await;
+    assert!(w.rec.attempts().is_empty(), "{:?}", w.rec.kinds());
+    assert_eq!(w.engine.status_of(id).unwrap().0, Status::Up);
+    let kinds: Vec<_> = w.intervals(id).await.iter().map(|i| i.0).collect();
+    assert_eq!(
+        kinds,
+        vec![IntervalKind::Up, IntervalKind::Paused, IntervalKind::Up]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_that_ends_in_a_different_state_alerts_once() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Home", "k").await;
+    w.beat("k", facts("a", 10)).await;
+    let until = w.now() + secs(600);
+    w.store
+        .update_location(
+            id,
+            &LocationPatch {
+                paused_until: Some(Some(until)),
+                ..LocationPatch::default()
+            },
+            w.now(),
+        )
+        .await
+        .unwrap();
+    w.engine.reload_location(id).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(700)).await;
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn flapping_within_restore_confirm_is_one_outage() {
+    let w = World::new(Rules {
+        restore_confirm: Some(RestoreConfirm::Beats(3)),
+        ..World::quiet()
+    })
+    .await;
+    w.add("Home", "k").await;
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Power flickers back for a moment twice (a beat or two), then for good.
+    w.beat("k", facts("b", 1)).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    w.beat("k", facts("c", 1)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    w.beat("k", facts("c", 6)).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage], "no restore yet");
+    w.beat("k", facts("d", 2)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    w.beat("k", facts("d", 12)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    w.beat("k", facts("d", 22)).await;
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage, AlertKind::Restored]);
+    let ev = w.events().await;
+    assert_eq!(
+        ev.len(),
+        1,
+        "gaps shorter than the confirmation merge into one outage"
+    );
+    assert_eq!(ev[0].cause, Cause::Power);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_outage_message_is_refreshed_every_few_minutes() {
+    let w = World::new(Rules {
+        live_update_every: Duration::from_secs(300),
+        ..World::quiet()
+    })
+    .await;
+    w.add("Home", "k").await;
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(30 + 3 * 300 + 10)).await;
+    settle().await;
+    let kinds = w.rec.kinds();
+    assert_eq!(kinds[0], AlertKind::Outage);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == AlertKind::OutageUpdate)
+            .count(),
+        3,
+        "{kinds:?}"
+    );
+    assert!(
+        w.rec.delivered()[1].ctx.earlier.len() == 1,
+        "updates edit the outage message"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn delivery_honours_retry_after_and_backs_off_on_transient_errors_in_order() {
+    let w = World::new(World::quiet()).await;
+    w.add("Home", "k").await;
+    w.rec.fail_next(NotifyError::Transient("502".into()));
+    w.rec.fail_next(NotifyError::Transient("502".into()));
+    w.rec.fail_next(NotifyError::RateLimited {
+        retry_after: Duration::from_secs(17),
+    });
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    settle().await;
+    // Power comes back while the outage alert is still being retried; the device keeps beating.
+    beat_for(&w, "k", "b", 1, Duration::from_secs(60)).await;
+    settle().await;
+    let attempts = w.rec.attempts();
+    assert_eq!(
+        attempts.len(),
+        5,
+        "3 failures then 2 deliveries: {attempts:?}"
+    );
+    assert_eq!(
+        w.rec.kinds(),
+        vec![AlertKind::Outage, AlertKind::Restored],
+        "in order"
+    );
+    let t = w.rec.attempt_times();
+    let gap = |i: usize| t[i + 1] - t[i];
+    assert!(
+        gap(0) >= Duration::from_secs(2) && gap(0) <= Duration::from_millis(2400),
+        "first backoff {:?}",
+        gap(0)
+    );
+    assert!(
+        gap(1) >= Duration::from_secs(4) && gap(1) <= Duration::from_millis(4800),
+        "second backoff {:?}",
+        gap(1)
+    );
+    assert_eq!(
+        gap(2),
+        Duration::from_secs(17),
+        "retry_after is honoured exactly"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_gives_up_on_that_alert_only() {
+    let w = World::new(World::quiet()).await;
+    w.add("Home", "k").await;
+    w.rec
+        .fail_next(NotifyError::Permanent("chat not found".into()));
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    settle().await;
+    w.beat("k", facts("b", 1)).await;
+    settle().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(w.rec.attempts().len(), 2);
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Restored]);
+    let stats = w.store.outbox_stats().await.unwrap();
+    assert_eq!((stats.failed, stats.delivered, stats.pending), (1, 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn alerts_pending_at_a_restart_are_delivered_once_after_it() {
+    let mut w = World::new(World::quiet()).await;
+    w.add("Home", "k").await;
+    for _ in 0..3 {
+        w.rec.fail_next(NotifyError::Transient("down".into()));
+    }
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    settle().await;
+    assert!(w.rec.delivered().is_empty());
+    w.restart_after(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
+    assert_eq!(w.events().await.len(), 1, "the outage survived the restart");
+    assert_eq!(w.engine.status_of(LocationId(1)).unwrap().0, Status::Down);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_and_disabled_keys_are_rejected() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Home", "k").await;
+    assert_eq!(
+        w.engine.heartbeat("nope", DeviceFacts::default()).await,
+        Err(outage_core::source::BeatRejection::UnknownKey)
+    );
+    w.store
+        .update_location(
+            id,
+            &LocationPatch {
+                enabled: Some(false),
+                ..LocationPatch::default()
+            },
+            w.now(),
+        )
+        .await
+        .unwrap();
+    w.engine.reload_location(id).await.unwrap();
+    assert_eq!(
+        w.engine.heartbeat("k", DeviceFacts::default()).await,
+        Err(outage_core::source::BeatRejection::Disabled)
+    );
+}

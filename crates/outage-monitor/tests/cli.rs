@@ -1,0 +1,270 @@
+//! The CLI contracts scripts rely on (DESIGN §4): JSON shapes, errors on stderr with a
+//! non-zero exit, helpful config errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use common::Sandbox;
+
+#[test]
+fn location_add_prints_the_documented_object_once_with_the_key() {
+    let s = Sandbox::new();
+    let v = s.json(&[
+        "location",
+        "add",
+        "--name",
+        "Home",
+        "--timeout",
+        "45s",
+        "--json",
+    ]);
+    assert_eq!(v["name"], "Home");
+    assert_eq!(v["timeout_s"], 45);
+    assert!(v["id"].is_i64());
+    let key = v["api_key"].as_str().unwrap();
+    assert!(key.starts_with("om_") && key.len() > 20);
+    // The key is never shown again.
+    let list = s.cli(&["location", "list", "--json"]);
+    assert!(!list.stdout.contains(key));
+    let show = s.cli(&["location", "show", "Home", "--json"]);
+    assert!(!show.stdout.contains(key));
+}
+
+#[test]
+fn location_list_json_has_the_documented_fields() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    s.json(&[
+        "location",
+        "add",
+        "--name",
+        "Мамина хата",
+        "--chat-id",
+        "-1001",
+        "--json",
+    ]);
+    let v = s.json(&["location", "list", "--json"]);
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    for item in arr {
+        for field in ["id", "name", "status", "last_seen", "timeout_s"] {
+            assert!(item.get(field).is_some(), "{field} missing in {item}");
+        }
+        assert_eq!(item["status"], "unknown");
+        assert!(item["last_seen"].is_null());
+        assert_eq!(item["timeout_s"], 30);
+    }
+    assert_eq!(arr[1]["name"], "Мамина хата");
+}
+
+#[test]
+fn outage_list_is_an_empty_array_at_first_and_filters_by_name() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    assert_eq!(s.json(&["outage", "list", "--json"]), serde_json::json!([]));
+    assert_eq!(
+        s.json(&["outage", "list", "--location", "Home", "--json"]),
+        serde_json::json!([])
+    );
+    let out = s.cli(&["outage", "list", "--location", "Nowhere", "--json"]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("Nowhere"), "{}", out.stderr);
+}
+
+#[test]
+fn edit_rotate_pause_and_remove_work_by_id_or_name() {
+    let s = Sandbox::new();
+    let v = s.json(&["location", "add", "--name", "Home", "--json"]);
+    let id = v["id"].as_i64().unwrap().to_string();
+    let e = s.json(&[
+        "location",
+        "edit",
+        &id,
+        "--name",
+        "Flat",
+        "--timeout",
+        "1m",
+        "--json",
+    ]);
+    assert_eq!(
+        (e["name"].as_str(), e["timeout_s"].as_i64()),
+        (Some("Flat"), Some(60))
+    );
+    let r = s.json(&["location", "rotate-key", "Flat", "--json"]);
+    assert_ne!(r["api_key"], v["api_key"]);
+    let p = s.json(&["location", "pause", "Flat", "--until", "2h", "--json"]);
+    assert!(p["paused_until"].is_string());
+    assert_eq!(
+        s.json(&["location", "list", "--json"])[0]["status"],
+        "paused"
+    );
+    let out = s.cli(&[
+        "location",
+        "pause",
+        "Flat",
+        "--until",
+        "2001-01-01T00:00:00Z",
+    ]);
+    assert!(out.stderr.contains("past"), "{}", out.stderr);
+    s.json(&["location", "remove", "Flat", "--json"]);
+    assert_eq!(
+        s.json(&["location", "list", "--json"]),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn duplicate_names_are_refused_with_a_clear_message() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    let out = s.cli(&["location", "add", "--name", "Home", "--json"]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(out.stderr.contains("Home"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_config_names_the_key_and_what_is_allowed() {
+    let s = Sandbox::new();
+    std::fs::write(s.path("bad.toml"), "[monitor]\ndefault_timout = \"30s\"\n").unwrap();
+    let out = s.cli(&[
+        "--config",
+        s.path("bad.toml").to_str().unwrap(),
+        "check-config",
+    ]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("default_timout") && out.stderr.contains("default_timeout"),
+        "{}",
+        out.stderr
+    );
+
+    std::fs::write(s.path("bad2.toml"), "[monitor]\nlanguage = \"fr\"\n").unwrap();
+    let out = s.cli(&[
+        "--config",
+        s.path("bad2.toml").to_str().unwrap(),
+        "check-config",
+    ]);
+    assert!(
+        out.stderr.contains("language") && out.stderr.contains("uk"),
+        "{}",
+        out.stderr
+    );
+
+    let out = s.cli(&["--config", "/nonexistent/x.toml", "location", "list"]);
+    assert!(out.stderr.contains("/nonexistent/x.toml"), "{}", out.stderr);
+
+    std::fs::write(s.path("bad3.toml"), "[notifiers.pager]\nx = 1\n").unwrap();
+    let out = s.cli(&[
+        "--config",
+        s.path("bad3.toml").to_str().unwrap(),
+        "check-config",
+    ]);
+    assert!(
+        out.stderr.contains("pager") && out.stderr.contains("console"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_example_config_passes_check_config() {
+    let s = Sandbox::new();
+    let ex = s.cli(&["config", "example"]);
+    assert_eq!(ex.code, Some(0));
+    std::fs::write(s.path("ex.toml"), &ex.stdout).unwrap();
+    let out = s.cli(&[
+        "--config",
+        s.path("ex.toml").to_str().unwrap(),
+        "check-config",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("configuration OK"));
+}
+
+#[test]
+fn a_database_in_a_missing_directory_is_an_error_not_a_panic() {
+    let s = Sandbox::new();
+    let out = std::process::Command::new(common::BIN)
+        .args(["location", "list"])
+        .env("OUTAGE_STORE__URL", "sqlite:///nonexistent-dir/sub/om.db")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/nonexistent-dir/sub/om.db"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(s);
+}
+
+#[test]
+fn an_unknown_store_scheme_lists_the_available_ones() {
+    let out = std::process::Command::new(common::BIN)
+        .args(["location", "list"])
+        .env("OUTAGE_STORE__URL", "mysql://localhost/x")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("mysql") && stderr.contains("sqlite"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plugins_list_shows_every_compiled_plugin() {
+    let s = Sandbox::new();
+    let v = s.json(&["plugins", "list", "--json"]);
+    let names: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    for want in ["console", "http", "sqlite"] {
+        assert!(names.contains(&want.to_string()), "{names:?}");
+    }
+}
+
+#[test]
+fn backup_writes_a_database_that_opens() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    let out = s.cli(&["backup", "--out", s.path("copy.db").to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let copy = std::process::Command::new(common::BIN)
+        .args(["location", "list", "--json"])
+        .env(
+            "OUTAGE_STORE__URL",
+            format!("sqlite://{}", s.path("copy.db").display()),
+        )
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&copy.stdout).unwrap();
+    assert_eq!(v[0]["name"], "Home");
+    let again = s.cli(&["backup", "--out", s.path("copy.db").to_str().unwrap()]);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let s = Sandbox::new();
+    let out = s.cli(&["--help"]);
+    for cmd in [
+        "serve",
+        "location",
+        "outage",
+        "check-config",
+        "demo",
+        "backup",
+    ] {
+        assert!(out.stdout.contains(cmd), "{cmd} missing from --help");
+    }
+}
