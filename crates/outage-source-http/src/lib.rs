@@ -19,8 +19,8 @@
 //!   body too large (declared `Content-Length` checked before reading, the limit enforced again
 //!   while reading chunked bodies); `415` a body that is not JSON; `503` the monitor cannot
 //!   take beats. Every error is `{"error": "..."}`.
-//! - `GET /healthz` — `200 ok` while the process runs.
-//! - `GET /readyz` — `200 ok` when the engine is ready and the store answers a ping, else
+//! - `GET /healthz` (and `HEAD`) — `200 ok` while the process runs.
+//! - `GET /readyz` (and `HEAD`) — `200 ok` when the engine is ready and the store answers a ping, else
 //!   `503` with the reason.
 //! - `GET /metrics` — Prometheus text format 0.0.4.
 //!

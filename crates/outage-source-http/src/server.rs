@@ -114,10 +114,17 @@ pub fn routes(ctx: &SourceContext, cfg: &HttpConfig) -> Router {
                 state: state.clone(),
             }),
         )
-        .push(Router::with_path("healthz").get(Healthz))
-        .push(Router::with_path("readyz").get(Readyz {
-            state: state.clone(),
-        }))
+        // HEAD too: some uptime checkers probe with it.
+        .push(Router::with_path("healthz").get(Healthz).head(Healthz))
+        .push(
+            Router::with_path("readyz")
+                .get(Readyz {
+                    state: state.clone(),
+                })
+                .head(Readyz {
+                    state: state.clone(),
+                }),
+        )
         .push(Router::with_path("metrics").get(MetricsHandler { state }))
 }
 

@@ -445,3 +445,16 @@ async fn unknown_paths_get_404_and_wrong_methods_405() {
     }
     assert_eq!(h.metrics.heartbeats_received(), 0);
 }
+
+#[tokio::test]
+async fn a_wedged_engine_gets_503_after_the_request_timeout() {
+    let h = Harness::start_with_sink(std::sync::Arc::new(StuckSink)).await;
+    let started = std::time::Instant::now();
+    let (status, v) = h.beat(KEY, None).await;
+    assert_eq!(
+        (status, error_of(&v).as_str()),
+        (503, "monitor unavailable: timed out")
+    );
+    assert!(started.elapsed() >= TIMEOUT, "{:?}", started.elapsed());
+    h.assert_alive().await;
+}

@@ -19,6 +19,11 @@ async fn healthz_and_readyz_answer_ok() {
     let res = h.client.get(h.url("/readyz")).send().await.expect("send");
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(res.text().await.unwrap_or_default().trim(), "ok");
+    // HEAD, as some uptime checkers probe.
+    for path in ["/healthz", "/readyz"] {
+        let res = h.client.head(h.url(path)).send().await.expect("send");
+        assert_eq!(res.status().as_u16(), 200, "HEAD {path}");
+    }
 }
 
 #[tokio::test]

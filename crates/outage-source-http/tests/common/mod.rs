@@ -346,3 +346,21 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A sink that never answers (a wedged engine or database).
+pub struct StuckSink;
+
+#[async_trait]
+impl HeartbeatSink for StuckSink {
+    async fn heartbeat(&self, _key: &str, _facts: DeviceFacts) -> Result<BeatAck, BeatRejection> {
+        std::future::pending().await
+    }
+
+    fn status_counts(&self) -> StatusCounts {
+        StatusCounts::default()
+    }
+
+    fn is_ready(&self) -> bool {
+        true
+    }
+}
