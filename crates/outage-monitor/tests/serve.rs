@@ -279,3 +279,22 @@ fn the_router_script_reports_boot_id_and_uptime_so_a_network_drop_is_classified(
     assert_eq!(events[0]["cause"], "network", "{events}");
     server.terminate();
 }
+
+#[test]
+fn the_demo_tells_a_power_cut_from_a_network_drop() {
+    let out = std::process::Command::new(common::BIN)
+        .args(["demo", "--timeout", "1s"])
+        .env_remove("OUTAGE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Home    status up, outage of"), "{stdout}");
+    assert!(stdout.contains("cause: power"), "{stdout}");
+    assert!(stdout.contains("cause: network"), "{stdout}");
+    assert!(stdout.contains("Dacha   status up, no outage"), "{stdout}");
+}
