@@ -214,7 +214,8 @@ struct Shared {
     token: String,
     bot: Bot,
     requests: Vec<RecordedRequest>,
-    faults: VecDeque<Fault>,
+    /// Queued faults, each for any method (`None`) or one method.
+    faults: VecDeque<(Option<String>, Fault)>,
     world: World,
 }
 
@@ -333,7 +334,17 @@ impl FakeTelegram {
     pub fn fail_next(&self, n: usize, fault: Fault) {
         let mut g = lock(&self.shared);
         for _ in 0..n {
-            g.faults.push_back(fault.clone());
+            g.faults.push_back((None, fault.clone()));
+        }
+    }
+
+    /// Makes the next `n` requests to `method` (spec spelling, e.g. `sendMessage`) answer with
+    /// `fault`; requests to other methods are served normally meanwhile.
+    pub fn fail_next_for(&self, method: &str, n: usize, fault: Fault) {
+        let mut g = lock(&self.shared);
+        for _ in 0..n {
+            g.faults
+                .push_back((Some(method.to_string()), fault.clone()));
         }
     }
 

@@ -170,7 +170,12 @@ async fn handle(
             violations.push("wrong bot token".into());
         }
         let seq = g.requests.len() as u64;
-        let fault = g.faults.pop_front();
+        let fault = g
+            .faults
+            .iter()
+            .position(|(m, _)| m.as_ref().is_none_or(|m| *m == method_name))
+            .and_then(|i| g.faults.remove(i))
+            .map(|(_, f)| f);
         let answer = match (&fault, token_ok, known) {
             (Some(f), _, _) => f.answer(),
             (None, false, _) => Some(Answer::err(401, "Unauthorized")),
@@ -210,34 +215,21 @@ async fn handle(
             return Err(DropConnection);
         }
         Some(Fault::Hang) => {
-            let seen = *release.borrow_and_update();
-            // Wait until released (or the fake shuts down, which drops this task).
-            while *release.borrow_and_update() == seen {
-                if release.changed().await.is_err() {
-                    return Err(DropConnection);
+            // The wait and the late execution run on their own task, so they happen even when
+            // the client gives up and hyper drops this request's future with the connection.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let answer = hang_then_execute(&shared, &mut release, seq).await;
+                if let Some(a) = &answer {
+                    set_outcome(&shared, seq, Outcome::Answered(a.status, a.body.clone()));
                 }
-            }
-            // Released: answer as a slow server would have, by executing the request now.
-            let mut g = super::lock(&shared);
-            let g = &mut *g;
-            let Some(r) = g.requests.get(seq as usize) else {
-                return Err(DropConnection);
+                let _ = tx.send(answer);
+            });
+            return match rx.await {
+                Ok(Some(a)) => Ok(respond(&a)),
+                _ => Err(DropConnection),
             };
-            if r.violations.is_empty() {
-                let bot = g.bot.clone();
-                let (method, params) = (r.method.clone(), r.params.clone());
-                let files = r
-                    .files
-                    .iter()
-                    .map(|f| (f.name.clone(), f.clone()))
-                    .collect();
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                g.world.execute(&bot, &method, &params, &files, now)
-            } else {
-                Answer::err(400, bad_request(&r.violations))
-            }
         }
         _ => answer.unwrap_or_else(|| Answer::err(500, "Internal Server Error")),
     };
@@ -247,6 +239,36 @@ async fn handle(
         Outcome::Answered(answer.status, answer.body.clone()),
     );
     Ok(respond(&answer))
+}
+
+/// Waits until [`super::FakeTelegram::release_hung`], then executes the request as a slow
+/// server would have. `None` when the fake shut down first.
+async fn hang_then_execute(
+    shared: &Arc<Mutex<Shared>>,
+    release: &mut watch::Receiver<u64>,
+    seq: u64,
+) -> Option<Answer> {
+    let seen = *release.borrow_and_update();
+    while *release.borrow_and_update() == seen {
+        release.changed().await.ok()?;
+    }
+    let mut g = super::lock(shared);
+    let g = &mut *g;
+    let r = g.requests.get(seq as usize)?;
+    if !r.violations.is_empty() {
+        return Some(Answer::err(400, bad_request(&r.violations)));
+    }
+    let bot = g.bot.clone();
+    let (method, params) = (r.method.clone(), r.params.clone());
+    let files = r
+        .files
+        .iter()
+        .map(|f| (f.name.clone(), f.clone()))
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Some(g.world.execute(&bot, &method, &params, &files, now))
 }
 
 fn set_outcome(shared: &Arc<Mutex<Shared>>, seq: u64, outcome: Outcome) {

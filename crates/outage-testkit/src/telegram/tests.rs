@@ -344,6 +344,17 @@ async fn scripted_faults_answer_in_order_and_then_normal_service_resumes() {
     );
     assert_eq!(fake.pending_faults(), 0);
 
+    fake.fail_next_for("deleteMessage", 1, Fault::BadGateway);
+    assert_eq!(send().await.0, 200, "a fault for another method waits");
+    let (s, _) = post_json(
+        &fake,
+        "deleteMessage",
+        json!({"chat_id": 5, "message_id": 1}),
+    )
+    .await;
+    assert_eq!(s, 502);
+    assert_eq!(fake.pending_faults(), 0);
+
     fake.set_chat_missing("6");
     let (s, _) = post_json(&fake, "sendMessage", json!({"chat_id": 6, "text": "x"})).await;
     assert_eq!(s, 400);
@@ -370,7 +381,7 @@ async fn hung_requests_wait_until_released_and_dropped_ones_get_no_answer() {
     assert!(err.is_timeout(), "{err}");
     assert_eq!(fake.requests()[0].outcome, Outcome::Pending);
     fake.release_hung();
-    for _ in 0..500 {
+    for _ in 0..2500 {
         if fake.requests()[0].status().is_some() {
             break;
         }
@@ -426,6 +437,10 @@ fn the_trimmed_spec_matches_what_the_script_makes_from_the_shared_spec() {
             return;
         }
     };
+    if run.status.code() == Some(127) {
+        println!("SKIPPED: python3 is not usable here; the trimmed Bot API spec was not compared");
+        return;
+    }
     assert!(
         run.status.success(),
         "{} failed: {}",

@@ -1,0 +1,359 @@
+//! `[notifiers.telegram]`: the bot token, the chat, and how messages look.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use outage_core::config::secret_or_file;
+use outage_core::registry::PluginError;
+use outage_core::render::Language;
+use outage_core::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// The section name, for error messages.
+pub const SECTION: &str = "notifiers.telegram";
+
+/// The official Bot API server.
+pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
+
+/// How long one Bot API call may take before it counts as failed (and is retried).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much a message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Style {
+    /// One or two lines: what happened, since when, for how long.
+    #[default]
+    Compact,
+    /// Also the exact times: last heartbeat, detection, last refresh.
+    Detailed,
+}
+
+/// A Telegram chat: a numeric id (users are positive, groups negative, supergroups and
+/// channels `-100…`) or a public `@username` of a channel or supergroup.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChatId {
+    /// Numeric id.
+    Id(i64),
+    /// `@username` (kept with the `@`).
+    Username(String),
+}
+
+impl ChatId {
+    /// Parses `-1001234567890`, `42` or `@channelname`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(n) = t.parse::<i64>() {
+            return Ok(ChatId::Id(n));
+        }
+        let valid_name = t.strip_prefix('@').is_some_and(|n| {
+            n.len() >= 4 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if valid_name {
+            return Ok(ChatId::Username(t.to_string()));
+        }
+        Err(format!(
+            "`{t}` is not a Telegram chat id: use a number like -1001234567890 or a public @channelname"
+        ))
+    }
+}
+
+impl fmt::Display for ChatId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatId::Id(n) => write!(f, "{n}"),
+            ChatId::Username(u) => f.write_str(u),
+        }
+    }
+}
+
+impl Serialize for ChatId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ChatId::Id(n) => s.serialize_i64(*n),
+            ChatId::Username(u) => s.serialize_str(u),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ChatId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(ChatId::Id(n)),
+            Raw::Str(s) => ChatId::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The table as written in the config file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    bot_token: Option<Secret>,
+    bot_token_file: Option<PathBuf>,
+    chat_id: ChatId,
+    #[serde(default = "default_api_base")]
+    api_base: String,
+    #[serde(default)]
+    language: Option<Language>,
+    #[serde(default)]
+    style: Style,
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    timeout: Duration,
+}
+
+fn default_api_base() -> String {
+    DEFAULT_API_BASE.into()
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_TIMEOUT
+}
+
+/// Resolved `[notifiers.telegram]` settings. `Debug` never shows the token.
+#[derive(Clone, PartialEq)]
+pub struct TelegramConfig {
+    /// The bot's token from @BotFather (`bot_token`, or read from `bot_token_file`).
+    pub bot_token: Secret,
+    /// Where alerts go unless a location names its own chat.
+    pub chat_id: ChatId,
+    /// Bot API server, without a trailing slash (tests point it at a fake).
+    pub api_base: String,
+    /// Language of the messages; `None`: `monitor.language`.
+    pub language: Option<Language>,
+    /// Compact or detailed messages.
+    pub style: Style,
+    /// Time limit of one Bot API call.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for TelegramConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramConfig")
+            .field("bot_token", &"***")
+            .field("chat_id", &self.chat_id)
+            .field("api_base", &self.api_base)
+            .field("language", &self.language)
+            .field("style", &self.style)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> PluginError {
+    PluginError::Config {
+        section: SECTION.into(),
+        reason: reason.into(),
+    }
+}
+
+impl TelegramConfig {
+    /// Settings with the defaults for everything but the token and the chat.
+    pub fn new(bot_token: Secret, chat_id: ChatId) -> Self {
+        Self {
+            bot_token,
+            chat_id,
+            api_base: DEFAULT_API_BASE.into(),
+            language: None,
+            style: Style::default(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Reads the `[notifiers.telegram]` table (as the registry hands it over), reading
+    /// `bot_token_file` if given. Unknown keys are an error naming the valid ones.
+    pub fn from_table(table: &serde_json::Value) -> Result<Self, PluginError> {
+        let table = if table.is_null() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            table.clone()
+        };
+        let raw: RawConfig = serde_json::from_value(table).map_err(|e| invalid(e.to_string()))?;
+        let token = secret_or_file("bot_token", raw.bot_token, raw.bot_token_file.as_deref())
+            .map_err(|e| invalid(e.to_string()))?
+            .ok_or_else(|| {
+                invalid("set `bot_token` or `bot_token_file` (the token @BotFather gave the bot)")
+            })?;
+        check_token(&token)?;
+        let api_base = raw.api_base.trim().trim_end_matches('/').to_string();
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            return Err(invalid(format!(
+                "`api_base` = `{api_base}` is not an http(s) URL; the default is {DEFAULT_API_BASE}"
+            )));
+        }
+        if raw.timeout.is_zero() {
+            return Err(invalid("`timeout` must be more than 0 (e.g. \"10s\")"));
+        }
+        Ok(Self {
+            bot_token: token,
+            chat_id: raw.chat_id,
+            api_base,
+            language: raw.language,
+            style: raw.style,
+            timeout: raw.timeout,
+        })
+    }
+}
+
+/// A token looks like `123456789:AA…`; the error never repeats it.
+fn check_token(token: &Secret) -> Result<(), PluginError> {
+    let t = token.expose();
+    let ok = t.split_once(':').is_some_and(|(id, rest)| {
+        !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_digit())
+            && !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "the bot token does not look like one from @BotFather (`<digits>:<letters, digits, _ and ->`); check for quotes or spaces",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TOKEN: &str = "123456789:AAE-secret_Token";
+
+    #[test]
+    fn chat_ids_are_numbers_or_public_names() {
+        assert_eq!(
+            ChatId::parse("-1001234567890"),
+            Ok(ChatId::Id(-1001234567890))
+        );
+        assert_eq!(ChatId::parse(" 42 "), Ok(ChatId::Id(42)));
+        assert_eq!(
+            ChatId::parse("@power_news"),
+            Ok(ChatId::Username("@power_news".into()))
+        );
+        assert!(ChatId::parse("power_news").is_err());
+        assert!(ChatId::parse("@x").is_err());
+        assert_eq!(serde_json::to_value(ChatId::Id(-5)).unwrap(), json!(-5));
+        assert_eq!(
+            serde_json::to_value(ChatId::Username("@abcd".into())).unwrap(),
+            json!("@abcd")
+        );
+    }
+
+    #[test]
+    fn chat_id_may_be_written_as_a_string_or_an_integer() {
+        for chat in [json!(-100123), json!("-100123")] {
+            let c =
+                TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": chat})).unwrap();
+            assert_eq!(c.chat_id, ChatId::Id(-100123));
+        }
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": 1})).unwrap();
+        assert_eq!(c.api_base, DEFAULT_API_BASE);
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(c.style, Style::Compact);
+        assert_eq!(c.language, None);
+        let c = TelegramConfig::from_table(&json!({
+            "bot_token": TOKEN, "chat_id": 1, "api_base": "http://127.0.0.1:9/",
+            "language": "uk", "style": "detailed", "timeout": "2s 500ms",
+        }))
+        .unwrap();
+        assert_eq!(c.api_base, "http://127.0.0.1:9");
+        assert_eq!(c.language, Some(Language::Uk));
+        assert_eq!(c.style, Style::Detailed);
+        assert_eq!(c.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_valid_ones() {
+        let err =
+            TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": 1, "chatid": 2}))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("notifiers.telegram"), "{err}");
+        assert!(err.contains("chatid"), "{err}");
+        assert!(
+            err.contains("chat_id") && err.contains("bot_token_file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_or_malformed_settings_are_explained_without_the_token() {
+        let err = TelegramConfig::from_table(&json!({"chat_id": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bot_token_file"), "{err}");
+        let err = TelegramConfig::from_table(&json!({"bot_token": TOKEN}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chat_id"), "{err}");
+        let err =
+            TelegramConfig::from_table(&json!({"bot_token": "\"123:AbC secret\"", "chat_id": 1}))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("@BotFather") && !err.contains("AbC"), "{err}");
+        let err = TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": "family"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("family") && err.contains("@channelname"),
+            "{err}"
+        );
+        let err = TelegramConfig::from_table(
+            &json!({"bot_token": TOKEN, "chat_id": 1, "api_base": "api.telegram.org"}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("api_base"), "{err}");
+        let err = TelegramConfig::from_table(
+            &json!({"bot_token": TOKEN, "chat_id": 1, "style": "fancy"}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("compact") && err.contains("detailed"), "{err}");
+    }
+
+    #[test]
+    fn the_token_comes_from_a_file_and_never_prints() {
+        let dir = std::env::temp_dir().join(format!("om-tg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("token");
+        std::fs::write(&f, format!("{TOKEN}\n")).unwrap();
+        let c = TelegramConfig::from_table(&json!({"bot_token_file": f, "chat_id": 7})).unwrap();
+        assert_eq!(c.bot_token.expose(), TOKEN);
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("secret_Token") && dbg.contains("***"),
+            "{dbg}"
+        );
+        let err = TelegramConfig::from_table(
+            &json!({"bot_token": TOKEN, "bot_token_file": f, "chat_id": 7}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("not both") && !err.contains("secret_Token"),
+            "{err}"
+        );
+        let err = TelegramConfig::from_table(
+            &json!({"bot_token_file": dir.join("absent"), "chat_id": 7}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("absent"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

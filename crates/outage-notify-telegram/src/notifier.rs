@@ -1,0 +1,268 @@
+//! [`TelegramNotifier`]: one live message per outage.
+//!
+//! | alert | what is sent |
+//! |---|---|
+//! | `Outage` | `sendMessage`: the outage message ("🔴 **Home** — power is off since 14:02") |
+//! | `OutageUpdate` | `editMessageText` of the outage message with the running duration |
+//! | `Restored` | `editMessageText` of the outage message to its final summary, then `sendMessage` replying to it ("🟢 **Home**: power is back at 16:16 — it was off 2 h 14 min") |
+//! | `NetworkRestored` | `editMessageText` of the outage message: the power stayed on, only the network was down (no new message) |
+//! | `Paused`, `Test` | `sendMessage` |
+//!
+//! **Which message later alerts find.** Every [`MessageRef`] this notifier returns for an
+//! outage points at *the outage message* (the live one), never at the restore reply. The
+//! delivery worker hands the refs recorded for the same event back in
+//! [`DeliveryContext::earlier`], oldest first, so the live message is always the **last** one
+//! there. When the outage message has vanished (deleted in the chat), an edit sends a new
+//! message instead and returns *its* ref, which becomes the last one.
+//!
+//! **Retries never repeat a message.** `Restored` edits first and replies second: if the reply
+//! fails, the retry's edit answers "message is not modified" (treated as success) and only the
+//! reply is sent again. An edit is idempotent, and each `deliver` sends at most one new message.
+//!
+//! **Errors.** 429 → [`NotifyError::RateLimited`] with Telegram's `retry_after`; 5xx, timeouts
+//! and connection errors → [`NotifyError::Transient`]; 401, 403 (blocked, not a member) and
+//! 400 (chat not found, and any other refusal) → [`NotifyError::Permanent`] with a message that
+//! says what to fix. The token appears in none of them.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono_tz::Tz;
+use outage_core::domain::MessageRef;
+use outage_core::notify::{Alert, AlertKind, DeliveryContext, Notifier, NotifyError};
+use outage_core::registry::{PluginContext, PluginError};
+use outage_core::render::Language;
+
+use crate::api::{ApiError, BotApi, EditMessageText, HTML, Message, ReplyParameters, SendMessage};
+use crate::config::{ChatId, SECTION, TelegramConfig};
+use crate::messages::Templates;
+
+/// The notifier's name: its `[notifiers.telegram]` table and its outbox queue.
+pub const NAME: &str = "telegram";
+
+/// Sends alerts to Telegram. `Debug` never shows the token.
+#[derive(Clone)]
+pub struct TelegramNotifier {
+    api: BotApi,
+    default_chat: ChatId,
+    templates: Templates,
+}
+
+impl fmt::Debug for TelegramNotifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramNotifier")
+            .field("api", &self.api)
+            .field("default_chat", &self.default_chat)
+            .field("templates", &self.templates)
+            .finish()
+    }
+}
+
+impl TelegramNotifier {
+    /// A notifier from resolved settings. `timezone` and `language` are `monitor.timezone` and
+    /// `monitor.language`; the config's own `language` overrides the latter.
+    pub fn new(
+        config: &TelegramConfig,
+        timezone: Tz,
+        language: Language,
+    ) -> Result<Self, ApiError> {
+        let api = BotApi::new(&config.api_base, config.bot_token.clone(), config.timeout)?;
+        Ok(Self {
+            api,
+            default_chat: config.chat_id.clone(),
+            templates: Templates::new(config.language.unwrap_or(language), timezone, config.style),
+        })
+    }
+
+    /// Builds the notifier the way the plugin registry does: from the `[notifiers.telegram]`
+    /// table and the monitor's settings.
+    pub fn from_context(ctx: &PluginContext<'_>) -> Result<Self, PluginError> {
+        let config = TelegramConfig::from_table(ctx.table)?;
+        Self::new(
+            &config,
+            ctx.config.monitor.timezone,
+            ctx.config.monitor.language,
+        )
+        .map_err(|e| PluginError::Config {
+            section: SECTION.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The Bot API client (for posting diagrams with `sendPhoto` / `editMessageMedia`).
+    pub fn api(&self) -> &BotApi {
+        &self.api
+    }
+
+    /// The message texts.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    /// The configured default chat.
+    pub fn default_chat(&self) -> &ChatId {
+        &self.default_chat
+    }
+
+    /// Calls `getMe` (for `check-config --online`): `Ok("@name (First name)")`, or the exact
+    /// problem — a rejected token, an unreachable server, a timeout.
+    pub async fn check_online(&self) -> Result<String, NotifyError> {
+        match self.api.get_me().await {
+            Ok(u) => Ok(match u.username {
+                Some(name) => format!("@{name} ({})", u.first_name),
+                None => u.first_name,
+            }),
+            Err(e @ (ApiError::Timeout { .. } | ApiError::Network { .. })) => Err(
+                NotifyError::Transient(format!("{e} (api_base = {})", self.api.base())),
+            ),
+            Err(e) => Err(e.to_notify_error(&self.default_chat)),
+        }
+    }
+
+    fn message_ref(&self, ctx: &DeliveryContext, id: i64) -> MessageRef {
+        MessageRef {
+            notifier: NAME.into(),
+            chat: ctx.chat.clone(),
+            message_id: id.to_string(),
+        }
+    }
+
+    async fn send(
+        &self,
+        chat: &ChatId,
+        text: &str,
+        reply_to: Option<i64>,
+        silent: bool,
+    ) -> Result<Message, NotifyError> {
+        self.api
+            .send_message(&SendMessage {
+                chat_id: chat,
+                text,
+                parse_mode: Some(HTML),
+                reply_parameters: reply_to.map(|message_id| ReplyParameters {
+                    message_id,
+                    allow_sending_without_reply: true,
+                }),
+                disable_notification: silent,
+            })
+            .await
+            .map_err(|e| e.to_notify_error(chat))
+    }
+
+    /// Edits message `id`. `Ok(true)`: it now says `text` (including "not modified");
+    /// `Ok(false)`: the message is gone.
+    async fn edit(&self, chat: &ChatId, id: i64, text: &str) -> Result<bool, NotifyError> {
+        let r = self
+            .api
+            .edit_message_text(&EditMessageText {
+                chat_id: chat,
+                message_id: id,
+                text,
+                parse_mode: Some(HTML),
+            })
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_modified() => Ok(true),
+            Err(e) if e.is_message_gone() => {
+                tracing::info!(%chat, message_id = id, error = %e, "the outage message is gone");
+                Ok(false)
+            }
+            Err(e) => Err(e.to_notify_error(chat)),
+        }
+    }
+
+    /// Edits the live message, or sends a new (silent) one when there is none any more.
+    async fn edit_or_send(
+        &self,
+        chat: &ChatId,
+        ctx: &DeliveryContext,
+        live: Option<i64>,
+        text: &str,
+    ) -> Result<Option<MessageRef>, NotifyError> {
+        if let Some(id) = live
+            && self.edit(chat, id, text).await?
+        {
+            return Ok(Some(self.message_ref(ctx, id)));
+        }
+        let m = self.send(chat, text, None, true).await?;
+        Ok(Some(self.message_ref(ctx, m.message_id)))
+    }
+}
+
+/// The live outage message: the last ref recorded for the event.
+fn live_message(ctx: &DeliveryContext) -> Option<i64> {
+    ctx.earlier
+        .iter()
+        .rev()
+        .find(|r| r.notifier == NAME)
+        .and_then(|r| r.message_id.parse().ok())
+}
+
+#[async_trait]
+impl Notifier for TelegramNotifier {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    /// The location's chat when it has one, else `chat_id` from the config.
+    fn chat_for(&self, location_chat: Option<&str>) -> String {
+        match location_chat.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => c.to_string(),
+            None => self.default_chat.to_string(),
+        }
+    }
+
+    async fn check_online(&self) -> Result<String, NotifyError> {
+        TelegramNotifier::check_online(self).await
+    }
+
+    async fn deliver(
+        &self,
+        alert: &Alert,
+        ctx: &DeliveryContext,
+    ) -> Result<Option<MessageRef>, NotifyError> {
+        let chat = ChatId::parse(&ctx.chat).map_err(|e| {
+            NotifyError::Permanent(format!("cannot send to the location's chat: {e}"))
+        })?;
+        let t = &self.templates;
+        let live = live_message(ctx);
+        match alert.kind {
+            AlertKind::Outage => {
+                let m = self.send(&chat, &t.outage(alert), None, false).await?;
+                tracing::info!(%chat, message_id = m.message_id, location = %alert.location_name, "outage alert sent");
+                Ok(Some(self.message_ref(ctx, m.message_id)))
+            }
+            AlertKind::OutageUpdate => {
+                self.edit_or_send(&chat, ctx, live, &t.outage_update(alert))
+                    .await
+            }
+            AlertKind::NetworkRestored => {
+                self.edit_or_send(&chat, ctx, live, &t.network_only(alert))
+                    .await
+            }
+            AlertKind::Restored => {
+                let summary_in_place = match live {
+                    Some(id) => self.edit(&chat, id, &t.outage_summary(alert)).await?,
+                    None => false,
+                };
+                let reply_to = live.filter(|_| summary_in_place);
+                let m = self
+                    .send(&chat, &t.restored(alert), reply_to, false)
+                    .await?;
+                tracing::info!(%chat, message_id = m.message_id, location = %alert.location_name, "restore alert sent");
+                Ok(Some(
+                    self.message_ref(ctx, reply_to.unwrap_or(m.message_id)),
+                ))
+            }
+            AlertKind::Paused => {
+                let m = self.send(&chat, &t.paused(alert), None, true).await?;
+                Ok(Some(self.message_ref(ctx, m.message_id)))
+            }
+            AlertKind::Test => {
+                let m = self.send(&chat, &t.test(alert), None, false).await?;
+                Ok(Some(self.message_ref(ctx, m.message_id)))
+            }
+        }
+    }
+}
