@@ -61,6 +61,63 @@ const BEAT_CHUNK: usize = 128;
 /// Locations per retention delete, so heartbeat writes interleave with a long prune.
 const PRUNE_LOCATIONS_PER_STEP: i64 = 1000;
 
+// The queries that run often or over big tables, named so a test can check their plans.
+
+/// Pending queue heads come from the partial index of pending rows only, so delivered rows kept
+/// until retention cost nothing here.
+const CLAIM_SQL: &str = concat!(
+    "SELECT o.id, o.notifier, o.chat, o.alert, o.attempts, o.created_at FROM ",
+    "(SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' GROUP BY notifier, chat) h ",
+    "JOIN outbox o ON o.id = h.head ",
+    "WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
+);
+
+const NEXT_DUE_SQL: &str = concat!(
+    "SELECT MIN(o.next_attempt_at) FROM ",
+    "(SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' GROUP BY notifier, chat) h ",
+    "JOIN outbox o ON o.id = h.head"
+);
+
+const RECENT_BEATS_SQL: &str = concat!(
+    "SELECT location_id, received_at, boot_id, uptime_s, seq, fw, rssi FROM heartbeats ",
+    "WHERE location_id = ? ORDER BY received_at DESC, rowid DESC LIMIT ?"
+);
+
+const PRUNE_BEATS_SQL: &str = concat!(
+    "DELETE FROM heartbeats WHERE location_id IN ",
+    "(SELECT id FROM locations WHERE id > ? AND id <= ?) AND received_at < ?"
+);
+
+const PRUNE_OUTBOX_SQL: &str = "DELETE FROM outbox WHERE status <> 'pending' AND finished_at < ?";
+
+const INTERVALS_SQL: &str = concat!(
+    "SELECT location_id, kind, start_at, end_at FROM intervals ",
+    "WHERE location_id = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?) ",
+    "ORDER BY start_at"
+);
+
+// Two fixed statements for events rather than `?1 IS NULL OR location_id = ?1`, so the location
+// filter uses its index.
+const EVENTS_OF_LOCATION_SQL: &str = concat!(
+    "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events ",
+    "WHERE location_id = ?1 ",
+    "AND (?2 IS NULL OR COALESCE(started_at, detected_at) < ?2) ",
+    "AND (?3 IS NULL OR ended_at IS NULL OR ended_at >= ?3) ",
+    "ORDER BY id DESC LIMIT ?4"
+);
+
+const EVENTS_SQL: &str = concat!(
+    "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events ",
+    "WHERE ?1 IS NULL ",
+    "AND (?2 IS NULL OR COALESCE(started_at, detected_at) < ?2) ",
+    "AND (?3 IS NULL OR ended_at IS NULL OR ended_at >= ?3) ",
+    "ORDER BY id DESC LIMIT ?4"
+);
+
+const RECORDS_SQL: &str = concat!(record_select!(), " ORDER BY l.id");
+
+const RECORD_SQL: &str = concat!(record_select!(), " WHERE l.id = ?");
+
 /// The SQLite [`StatusStore`]. Cheap to share behind an `Arc`; [`SqliteStore::close`] it for a
 /// clean shutdown (it checkpoints the WAL and runs `PRAGMA optimize`).
 pub struct SqliteStore {
@@ -92,8 +149,11 @@ impl SqliteStore {
         match &config.target {
             Target::Memory => {
                 // Every connection to `:memory:` is its own database: use exactly one, forever.
+                // The special file name, not `in_memory(true)`: that flag would make the file
+                // `VACUUM INTO` writes an in-memory database too, and the backup empty.
                 let opts = SqliteConnectOptions::new()
-                    .in_memory(true)
+                    .filename(":memory:")
+                    .create_if_missing(true)
                     .foreign_keys(true)
                     .busy_timeout(config.busy_timeout)
                     .statement_cache_capacity(256);
@@ -203,7 +263,7 @@ impl SqliteStore {
     }
 
     async fn fetch_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
-        let row: Option<RecordRow> = sqlx::query_as(concat!(record_select!(), " WHERE l.id = ?"))
+        let row: Option<RecordRow> = sqlx::query_as(RECORD_SQL)
             .bind(id.0)
             .fetch_optional(&self.reader)
             .await
@@ -424,7 +484,7 @@ impl StatusStore for SqliteStore {
     }
 
     async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
-        let rows: Vec<RecordRow> = sqlx::query_as(concat!(record_select!(), " ORDER BY l.id"))
+        let rows: Vec<RecordRow> = sqlx::query_as(RECORDS_SQL)
             .fetch_all(&self.reader)
             .await
             .map_err(self.e())?;
@@ -508,7 +568,7 @@ impl StatusStore for SqliteStore {
     async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError> {
         // One read transaction: the liveness mark and the locations come from one snapshot.
         let mut tx = self.reader.begin().await.map_err(self.e())?;
-        let rows: Vec<RecordRow> = sqlx::query_as(concat!(record_select!(), " ORDER BY l.id"))
+        let rows: Vec<RecordRow> = sqlx::query_as(RECORDS_SQL)
             .fetch_all(&mut *tx)
             .await
             .map_err(self.e())?;
@@ -581,15 +641,12 @@ impl StatusStore for SqliteStore {
         id: LocationId,
         limit: u32,
     ) -> Result<Vec<Heartbeat>, StoreError> {
-        let rows: Vec<BeatRow> = sqlx::query_as(
-            "SELECT location_id, received_at, boot_id, uptime_s, seq, fw, rssi FROM heartbeats \
-             WHERE location_id = ? ORDER BY received_at DESC, rowid DESC LIMIT ?",
-        )
-        .bind(id.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(self.e())?;
+        let rows: Vec<BeatRow> = sqlx::query_as(RECENT_BEATS_SQL)
+            .bind(id.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(self.e())?;
         rows.into_iter().map(BeatRow::into_heartbeat).collect()
     }
 
@@ -613,24 +670,10 @@ impl StatusStore for SqliteStore {
     }
 
     async fn list_events(&self, f: &EventFilter) -> Result<Vec<PowerEvent>, StoreError> {
-        // Two fixed statements rather than `? IS NULL OR ...`, so the location filter uses its
-        // index.
         let sql = if f.location_id.is_some() {
-            concat!(
-                "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events ",
-                "WHERE location_id = ?1 ",
-                "AND (?2 IS NULL OR COALESCE(started_at, detected_at) < ?2) ",
-                "AND (?3 IS NULL OR ended_at IS NULL OR ended_at >= ?3) ",
-                "ORDER BY id DESC LIMIT ?4"
-            )
+            EVENTS_OF_LOCATION_SQL
         } else {
-            concat!(
-                "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events ",
-                "WHERE ?1 IS NULL ",
-                "AND (?2 IS NULL OR COALESCE(started_at, detected_at) < ?2) ",
-                "AND (?3 IS NULL OR ended_at IS NULL OR ended_at >= ?3) ",
-                "ORDER BY id DESC LIMIT ?4"
-            )
+            EVENTS_SQL
         };
         let rows: Vec<EventRow> = sqlx::query_as(sql)
             .bind(f.location_id.map(|l| l.0))
@@ -661,17 +704,13 @@ impl StatusStore for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StateInterval>, StoreError> {
-        let rows: Vec<IntervalRow> = sqlx::query_as(
-            "SELECT location_id, kind, start_at, end_at FROM intervals \
-             WHERE location_id = ? AND start_at < ? AND (end_at IS NULL OR end_at > ?) \
-             ORDER BY start_at",
-        )
-        .bind(id.0)
-        .bind(ts(to))
-        .bind(ts(from))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(self.e())?;
+        let rows: Vec<IntervalRow> = sqlx::query_as(INTERVALS_SQL)
+            .bind(id.0)
+            .bind(ts(to))
+            .bind(ts(from))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(self.e())?;
         rows.into_iter().map(IntervalRow::into_interval).collect()
     }
 
@@ -680,18 +719,12 @@ impl StatusStore for SqliteStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT o.id, o.notifier, o.chat, o.alert, o.attempts, o.created_at FROM outbox o \
-             WHERE o.status = 'pending' AND o.next_attempt_at <= ? \
-               AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.status = 'pending' \
-                           AND h.notifier = o.notifier AND h.chat = o.chat) \
-             ORDER BY o.id LIMIT ?",
-        )
-        .bind(ts(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(self.e())?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(CLAIM_SQL)
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(self.e())?;
         rows.into_iter().map(OutboxRow::into_item).collect()
     }
 
@@ -771,15 +804,10 @@ impl StatusStore for SqliteStore {
     }
 
     async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(o.next_attempt_at) FROM outbox o \
-             WHERE o.status = 'pending' \
-               AND o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.status = 'pending' \
-                           AND h.notifier = o.notifier AND h.chat = o.chat)",
-        )
-        .fetch_one(&self.reader)
-        .await
-        .map_err(self.e())?;
+        let due: Option<i64> = sqlx::query_scalar(NEXT_DUE_SQL)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(self.e())?;
         due.map(|v| time(v, "outbox.next_attempt_at")).transpose()
     }
 
@@ -839,24 +867,20 @@ impl StatusStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(self.e())?;
-            let done = sqlx::query(
-                "DELETE FROM heartbeats WHERE location_id IN \
-                   (SELECT id FROM locations WHERE id > ? AND id <= ?) \
-                 AND received_at < ?",
-            )
-            .bind(after)
-            .bind(upto.unwrap_or(i64::MAX))
-            .bind(ts(beats_before))
-            .execute(&self.writer)
-            .await
-            .map_err(self.e())?;
+            let done = sqlx::query(PRUNE_BEATS_SQL)
+                .bind(after)
+                .bind(upto.unwrap_or(i64::MAX))
+                .bind(ts(beats_before))
+                .execute(&self.writer)
+                .await
+                .map_err(self.e())?;
             stats.heartbeats += done.rows_affected();
             match upto {
                 Some(id) => after = id,
                 None => break,
             }
         }
-        let done = sqlx::query("DELETE FROM outbox WHERE status <> 'pending' AND finished_at < ?")
+        let done = sqlx::query(PRUNE_OUTBOX_SQL)
             .bind(ts(outbox_before))
             .execute(&self.writer)
             .await
@@ -1329,6 +1353,66 @@ mod tests {
             42,
             "ordinary values are stored as themselves"
         );
+    }
+
+    /// The queries that run often or over big tables walk indexes, never a whole table: a guard
+    /// against a schema or query change that would only show with 100 000 locations.
+    #[tokio::test]
+    async fn hot_queries_use_their_indexes() {
+        let store = SqliteStore::open_and_migrate(&SqliteConfig::memory())
+            .await
+            .unwrap();
+        let mut conn = store.writer.acquire().await.unwrap();
+        let cases: [(&str, &str, &str); 12] = [
+            ("claim", CLAIM_SQL, "outbox_pending_queue"),
+            ("next due", NEXT_DUE_SQL, "outbox_pending_queue"),
+            ("recent beats", RECENT_BEATS_SQL, "heartbeats_location_time"),
+            ("prune beats", PRUNE_BEATS_SQL, "heartbeats_location_time"),
+            ("prune outbox", PRUNE_OUTBOX_SQL, "outbox_finished"),
+            ("intervals", INTERVALS_SQL, "intervals_location_start"),
+            (
+                "events of a location",
+                EVENTS_OF_LOCATION_SQL,
+                "events_location",
+            ),
+            ("one record", RECORD_SQL, "events_open"),
+            ("all records", RECORDS_SQL, "events_open"),
+            (
+                "runtime update",
+                beat_sql(BeatSql::UpdateRuntime, BEAT_CHUNK),
+                "PRIMARY KEY",
+            ),
+            (
+                "beat insert",
+                beat_sql(BeatSql::Insert, BEAT_CHUNK),
+                "locations",
+            ),
+            (
+                "delete outbox of a location",
+                "DELETE FROM outbox WHERE location_id = ?",
+                "outbox_location",
+            ),
+        ];
+        for (what, sql, index) in cases {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+            let lines: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+            assert!(
+                lines.iter().any(|l| l.contains(index)),
+                "{what} should use {index}: {lines:?}"
+            );
+            // (`h` is the derived table of queue heads: scanning it is the point.)
+            for table in ["heartbeats", "outbox", "intervals", "events", "o", "e"] {
+                let scan = format!("SCAN {table}");
+                let full_scan = lines.iter().any(|l| {
+                    l == &scan || (l.starts_with(&format!("{scan} ")) && !l.contains("INDEX"))
+                });
+                assert!(!full_scan, "{what} scans the whole of {table}: {lines:?}");
+            }
+        }
     }
 
     #[test]
