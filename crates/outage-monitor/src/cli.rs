@@ -111,6 +111,10 @@ pub enum LocationCommand {
         /// Print ready-to-use device settings instead.
         #[arg(long, value_enum, value_name = "KIND")]
         device_config: Option<DeviceKind>,
+        /// With --device-config: make a new API key now and fill it in (the old key stops
+        /// working). Without it the key appears as <API_KEY>, since only its hash is stored.
+        #[arg(long, requires = "device_config")]
+        new_key: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,

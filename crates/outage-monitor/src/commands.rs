@@ -298,11 +298,28 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
         LocationCommand::Show {
             location,
             device_config,
+            new_key,
             json,
         } => {
             let r = resolve(&*store, &location).await?;
             if let Some(kind) = device_config {
-                print!("{}", device_settings(&cfg, &r, kind));
+                let key = if new_key {
+                    let key = generate_key();
+                    store
+                        .set_key_hash(r.location.id, KeyHash::of(key.expose()))
+                        .await?;
+                    eprintln!(
+                        "A new API key was made for \"{}\"; the old one no longer works.",
+                        r.location.name
+                    );
+                    Some(key)
+                } else {
+                    None
+                };
+                print!(
+                    "{}",
+                    device_settings(&cfg, &r, kind, key.as_ref().map(|k| k.expose()))
+                );
                 return Ok(());
             }
             let events = store
@@ -557,12 +574,30 @@ async fn outage_list(cfg: Config, location: Option<String>, limit: u32, json: bo
     Ok(())
 }
 
-fn device_settings(cfg: &Config, r: &LocationRecord, kind: DeviceKind) -> String {
+/// Ready-to-use settings for a device of `kind` at location `r`; `key` fills in the API key
+/// when it is known (just made), otherwise a placeholder stands in.
+fn device_settings(
+    cfg: &Config,
+    r: &LocationRecord,
+    kind: DeviceKind,
+    key: Option<&str>,
+) -> String {
     let url = cfg.server.base_url();
     let name = &r.location.name;
     let interval = outage_core::engine::next_interval(r.location.timeout).as_secs();
-    let key_note = "# The API key was shown once by `location add`; `outage-monitor location rotate-key` makes a new one.";
-    match kind {
+    let key_note = match key {
+        Some(_) => {
+            "# Keep this key secret: anyone who has it can report heartbeats for this location."
+        }
+        None => {
+            "# The API key was shown once by `location add`; add --new-key to make a new one and fill it in."
+        }
+    };
+    let device_settings = |text: String| match key {
+        Some(k) => text.replace("<API_KEY>", k),
+        None => text,
+    };
+    device_settings(match kind {
         DeviceKind::Curl => format!(
             "{key_note}\ncurl -fsS -X POST -H 'Authorization: Bearer <API_KEY>' -H 'Content-Type: application/json' \\\n  -d '{{\"boot_id\":\"'\"$(cat /proc/sys/kernel/random/boot_id)\"'\",\"uptime_s\":'\"$(cut -d. -f1 /proc/uptime)\"'}}' \\\n  {url}/api/v1/heartbeat\n"
         ),
@@ -573,9 +608,9 @@ fn device_settings(cfg: &Config, r: &LocationRecord, kind: DeviceKind) -> String
             "{key_note}\n# Location \"{name}\": build firmware/esp32c3 with\nexport WIFI_SSID='<your wifi>'\nexport WIFI_PASSWORD='<wifi password>'\nexport OUTAGE_SERVER_URL={url}\nexport OUTAGE_API_KEY=<API_KEY>\nexport OUTAGE_INTERVAL_S={interval}\n"
         ),
         DeviceKind::Esphome => format!(
-            "{key_note}\n# Location \"{name}\": secrets.yaml for firmware/esphome/outage-monitor.yaml\noutage_server_url: \"{url}\"\noutage_api_key: \"<API_KEY>\"\noutage_interval: \"{interval}s\"\n"
+            "{key_note}\n# Location \"{name}\": secrets.yaml for firmware/esphome/outage-monitor.yaml\n# (heartbeat_interval_s in its substitutions: \"{interval}\")\nwifi_ssid: \"<your wifi>\"\nwifi_password: \"<wifi password>\"\noutage_server_url: \"{url}\"\noutage_api_key: \"<API_KEY>\"\nota_password: \"<choose one>\"\n"
         ),
-    }
+    })
 }
 
 fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {

@@ -268,3 +268,36 @@ fn help_explains_the_commands() {
         assert!(out.stdout.contains(cmd), "{cmd} missing from --help");
     }
 }
+
+#[test]
+fn device_config_fills_in_url_and_a_fresh_key_that_works() {
+    let s = Sandbox::new();
+    let old = s.json(&["location", "add", "--name", "Home", "--json"]);
+    for kind in ["esp32", "esphome", "sh", "curl"] {
+        let out = s.cli(&["location", "show", "Home", "--device-config", kind]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert!(
+            out.stdout.contains("http://127.0.0.1:8080"),
+            "{kind}: {}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("<API_KEY>"), "{kind}: {}", out.stdout);
+    }
+    let out = s.cli(&[
+        "location",
+        "show",
+        "Home",
+        "--device-config",
+        "esp32",
+        "--new-key",
+    ]);
+    assert!(!out.stdout.contains("<API_KEY>"));
+    let key = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export OUTAGE_API_KEY="))
+        .expect("key line")
+        .to_string();
+    assert!(key.starts_with("om_") && key != old["api_key"].as_str().unwrap());
+    assert!(out.stderr.contains("old one no longer works"));
+}
