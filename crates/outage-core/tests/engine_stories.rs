@@ -593,3 +593,55 @@ async fn unknown_and_disabled_keys_are_rejected() {
         Err(outage_core::source::BeatRejection::Disabled)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn locations_changed_by_another_process_are_picked_up_by_the_sync() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Home", "old-key").await;
+    // Another process (the CLI) rotates the key and adds a location, writing only the store.
+    w.store
+        .set_key_hash(id, KeyHash::of("new-key"))
+        .await
+        .unwrap();
+    let other = w
+        .store
+        .create_location(
+            &NewLocation {
+                name: "Dacha".into(),
+                timeout: TIMEOUT,
+                chat_id: None,
+            },
+            KeyHash::of("dacha-key"),
+            w.now(),
+        )
+        .await
+        .unwrap();
+    w.engine.sync().await.unwrap();
+    assert!(
+        w.engine
+            .heartbeat("old-key", DeviceFacts::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        w.engine
+            .heartbeat("new-key", DeviceFacts::default())
+            .await
+            .is_ok()
+    );
+    assert!(
+        w.engine
+            .heartbeat("dacha-key", DeviceFacts::default())
+            .await
+            .is_ok()
+    );
+    w.store.delete_location(other.id).await.unwrap();
+    w.engine.sync().await.unwrap();
+    assert!(
+        w.engine
+            .heartbeat("dacha-key", DeviceFacts::default())
+            .await
+            .is_err()
+    );
+    assert!(w.engine.status_of(other.id).is_none());
+}

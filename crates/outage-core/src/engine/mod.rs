@@ -92,11 +92,17 @@ struct Slot {
     /// Time of this location's one valid entry in the timer heap; entries with another time
     /// are stale and skipped when popped. This keeps the heap at one live entry per location.
     armed: Mutex<Option<DateTime<Utc>>>,
+    /// Hash of the location's current API key (its entry in `Inner::by_key`).
+    key: Mutex<KeyHash>,
+    /// The location settings last applied, to skip unchanged ones without the async lock.
+    settings: Mutex<Location>,
 }
 
 impl Slot {
-    fn new(st: LocState) -> Arc<Self> {
+    fn new(st: LocState, key: KeyHash) -> Arc<Self> {
         let s = Arc::new(Slot {
+            key: Mutex::new(key),
+            settings: Mutex::new(st.loc.clone()),
             status: std::sync::atomic::AtomicU8::new(0),
             last_seen_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
             armed: Mutex::new(None),
@@ -268,7 +274,7 @@ impl Engine {
                 transitions.push(t);
             }
             let wake = st.next_wake(&self.inner.cfg.rules);
-            let slot = Slot::new(st);
+            let slot = Slot::new(st, rec.key_hash);
             if let Some(w) = wake {
                 heap.push(Reverse((w, rec.location.id)));
                 *lock(&slot.armed) = Some(w);
@@ -333,20 +339,32 @@ impl Engine {
     }
 
     fn remove(&self, id: LocationId) {
-        write(&self.inner.by_key).retain(|_, l| *l != id);
-        write(&self.inner.slots).remove(&id);
+        if let Some(slot) = write(&self.inner.slots).remove(&id) {
+            write(&self.inner.by_key).remove(&*lock(&slot.key));
+        }
     }
 
     async fn upsert(&self, rec: &LocationRecord) -> Result<(), EngineError> {
         let id = rec.location.id;
-        {
-            let mut keys = write(&self.inner.by_key);
-            keys.retain(|h, l| *l != id || *h == rec.key_hash);
-            keys.insert(rec.key_hash, id);
-        }
         let existing = read(&self.inner.slots).get(&id).cloned();
         match existing {
             Some(slot) => {
+                // Key rotation: swap the one entry of this location in the key map.
+                let old_key = std::mem::replace(&mut *lock(&slot.key), rec.key_hash);
+                if old_key != rec.key_hash {
+                    let mut keys = write(&self.inner.by_key);
+                    keys.remove(&old_key);
+                    keys.insert(rec.key_hash, id);
+                }
+                // The periodic sync visits every location: skip the async lock when nothing
+                // about the location changed since it was last seen.
+                {
+                    let mut applied = lock(&slot.settings);
+                    if *applied == rec.location {
+                        return Ok(());
+                    }
+                    *applied = rec.location.clone();
+                }
                 let mut st = slot.state.lock().await;
                 if st.loc != rec.location {
                     st.loc = rec.location.clone();
@@ -364,7 +382,8 @@ impl Engine {
                 let (st, _) =
                     LocState::resume(rec, self.inner.clock.now(), None, &self.inner.cfg.rules);
                 let wake = st.next_wake(&self.inner.cfg.rules);
-                let slot = Slot::new(st);
+                let slot = Slot::new(st, rec.key_hash);
+                write(&self.inner.by_key).insert(rec.key_hash, id);
                 write(&self.inner.slots).insert(id, slot.clone());
                 if let Some(w) = wake {
                     self.schedule(&slot, id, w);
