@@ -15,5 +15,13 @@ pub use outage_core::TokioClock;
 
 /// A fixed, readable start time for stories: Monday 2026-11-23 12:00:00 UTC.
 pub fn t0() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(1_763_899_200, 0).unwrap_or_default()
+    chrono::DateTime::from_timestamp(1_795_435_200, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn t0_is_what_its_doc_says() {
+        assert_eq!(super::t0().to_rfc3339(), "2026-11-23T12:00:00+00:00");
+    }
 }

@@ -20,6 +20,7 @@ pub struct Delivery {
 struct State {
     delivered: Vec<Delivery>,
     attempts: Vec<Alert>,
+    attempt_times: Vec<tokio::time::Instant>,
     faults: VecDeque<NotifyError>,
 }
 
@@ -58,6 +59,11 @@ impl RecordingNotifier {
         self.lock().attempts.clone()
     }
 
+    /// When each attempt happened (tokio's clock, so exact under paused time).
+    pub fn attempt_times(&self) -> Vec<tokio::time::Instant> {
+        self.lock().attempt_times.clone()
+    }
+
     /// Kinds of the successful deliveries, in order.
     pub fn kinds(&self) -> Vec<outage_core::AlertKind> {
         self.lock().delivered.iter().map(|d| d.alert.kind).collect()
@@ -77,6 +83,7 @@ impl Notifier for RecordingNotifier {
     ) -> Result<Option<MessageRef>, NotifyError> {
         let mut g = self.lock();
         g.attempts.push(alert.clone());
+        g.attempt_times.push(tokio::time::Instant::now());
         if let Some(e) = g.faults.pop_front() {
             return Err(e);
         }
