@@ -1,6 +1,7 @@
 //! Every plugin crate compiled into the binary. A plugin crate that nothing references is
 //! dropped by the linker together with its `inventory` registration, so each is named here.
 
+use outage_notify_telegram as _;
 use outage_source_http as _;
 use outage_store_sqlite as _;
 
@@ -8,6 +9,7 @@ use outage_store_sqlite as _;
 #[cfg(test)]
 pub const EXPECTED: &[(&str, &str)] = &[
     ("notifier", "console"),
+    ("notifier", "telegram"),
     ("source", "http"),
     ("store", "sqlite"),
 ];

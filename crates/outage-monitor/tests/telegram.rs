@@ -1,0 +1,161 @@
+//! Telegram alerts end to end: the real binary against the fake Bot API, which validates every
+//! request against the Bot API spec.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, key_of, wait_until};
+use outage_testkit::telegram::FakeTelegram;
+use serde_json::json;
+
+const CHAT: &str = "-1001234567890";
+
+fn serve_with_telegram(s: &Sandbox, fake: &FakeTelegram) -> common::Server {
+    let base = fake.base_url();
+    let token = fake.token();
+    s.serve(&[
+        ("OUTAGE_NOTIFIERS__TELEGRAM__BOT_TOKEN", token.as_str()),
+        ("OUTAGE_NOTIFIERS__TELEGRAM__CHAT_ID", CHAT),
+        ("OUTAGE_NOTIFIERS__TELEGRAM__API_BASE", base.as_str()),
+    ])
+}
+
+fn sent(fake: &FakeTelegram) -> Vec<outage_testkit::telegram::RecordedRequest> {
+    fake.requests_to("sendMessage")
+}
+
+#[test]
+fn outage_restore_and_network_drop_in_telegram() {
+    let fake = FakeTelegram::start().unwrap();
+    let s = Sandbox::new();
+    let name = "<b>Дім</b> & 🏠";
+    let key = key_of(&s.json(&[
+        "location",
+        "add",
+        "--name",
+        name,
+        "--timeout",
+        "2s",
+        "--json",
+    ]));
+    let server = serve_with_telegram(&s, &fake);
+
+    // Outage: one alert within timeout + 1 s of the last beat.
+    assert_eq!(
+        server.beat(&key, &json!({"boot_id": "a", "uptime_s": 100})),
+        200
+    );
+    let last_beat = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(6), || !sent(&fake).is_empty()),
+        "no alert"
+    );
+    let took = last_beat.elapsed();
+    assert!(
+        took < Duration::from_secs(3) + Duration::from_millis(500),
+        "alert after {took:?}"
+    );
+    let outage = fake.messages(CHAT);
+    assert_eq!(outage.len(), 1);
+    let text = outage[0].text.clone().unwrap();
+    assert!(
+        text.contains(name),
+        "the name must arrive escaped and intact: {text}"
+    );
+
+    // Power back: a reply to the outage message, and the outage message becomes a summary.
+    assert_eq!(
+        server.beat(&key, &json!({"boot_id": "b", "uptime_s": 1})),
+        200
+    );
+    assert!(wait_until(Duration::from_secs(6), || fake
+        .messages(CHAT)
+        .len()
+        == 2));
+    let msgs = fake.messages(CHAT);
+    assert_eq!(
+        msgs[1].reply_to,
+        Some(msgs[0].message_id),
+        "the restore replies to the alert"
+    );
+    assert!(wait_until(Duration::from_secs(3), || fake.messages(CHAT)
+        [0]
+    .edits
+        >= 1));
+
+    // A network drop: the new outage alert is edited, nothing new is sent.
+    let mut up = 1;
+    for _ in 0..3 {
+        up += 1;
+        assert_eq!(
+            server.beat(&key, &json!({"boot_id": "b", "uptime_s": up})),
+            200
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(wait_until(Duration::from_secs(6), || fake
+        .messages(CHAT)
+        .len()
+        == 3));
+    let before = sent(&fake).len();
+    assert_eq!(
+        server.beat(&key, &json!({"boot_id": "b", "uptime_s": up + 5})),
+        200
+    );
+    assert!(wait_until(Duration::from_secs(6), || {
+        fake.messages(CHAT)[2].edits >= 1
+    }));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        sent(&fake).len(),
+        before,
+        "a network drop sends no new message"
+    );
+    let edited = fake.messages(CHAT)[2].text.clone().unwrap();
+    assert!(
+        edited.to_lowercase().contains("network") || edited.contains("мереж"),
+        "{edited}"
+    );
+
+    fake.assert_all_valid();
+    server.terminate();
+}
+
+#[test]
+fn check_config_online_names_the_bot_or_the_problem() {
+    let fake = FakeTelegram::start().unwrap();
+    let s = Sandbox::new();
+    let cfg = format!(
+        "[notifiers.telegram]\nbot_token = \"{}\"\nchat_id = {CHAT}\napi_base = \"{}\"\n",
+        fake.token(),
+        fake.base_url()
+    );
+    std::fs::write(s.path("tg.toml"), cfg).unwrap();
+    let ok = s.cli(&[
+        "--config",
+        s.path("tg.toml").to_str().unwrap(),
+        "check-config",
+        "--online",
+    ]);
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    assert!(ok.stdout.contains("telegram"), "{}", ok.stdout);
+
+    let bad = format!(
+        "[notifiers.telegram]\nbot_token = \"111:wrong\"\nchat_id = {CHAT}\napi_base = \"{}\"\n",
+        fake.base_url()
+    );
+    std::fs::write(s.path("bad.toml"), bad).unwrap();
+    let out = s.cli(&[
+        "--config",
+        s.path("bad.toml").to_str().unwrap(),
+        "check-config",
+        "--online",
+    ]);
+    assert_ne!(out.code, Some(0));
+    assert!(
+        !out.stdout.contains("111:wrong") && !out.stderr.contains("111:wrong"),
+        "token leaked"
+    );
+}
