@@ -100,14 +100,15 @@ impl Templates {
 
     /// Ukrainian "з 14:02", but "із 7:00" before the sibilants of сьомої, четвертої, шостої,
     /// чотирнадцятої.
+    fn uk_from(&self, t: DateTime<Utc>) -> &'static str {
+        match t.with_timezone(&self.tz).hour() {
+            4 | 6 | 7 | 14 => "із",
+            _ => "з",
+        }
+    }
+
     fn uk_since(&self, t: DateTime<Utc>, reference: DateTime<Utc>) -> String {
-        let hour = t.with_timezone(&self.tz).hour();
-        let prep = if matches!(hour, 4 | 6 | 7 | 14) {
-            "із"
-        } else {
-            "з"
-        };
-        format!("{prep} {}", self.time(t, reference))
+        format!("{} {}", self.uk_from(t), self.time(t, reference))
     }
 
     fn dur(&self, d: TimeDelta) -> String {
@@ -241,7 +242,12 @@ impl Templates {
             (Style::Detailed, Some(s)) => {
                 let line = match self.uk() {
                     false => format!("off from {} to {}", self.seconds(s), self.seconds(end)),
-                    true => format!("без світла з {} до {}", self.seconds(s), self.seconds(end)),
+                    true => format!(
+                        "без світла {} {} до {}",
+                        self.uk_from(s),
+                        self.seconds(s),
+                        self.seconds(end)
+                    ),
                 };
                 format!("{text}\n<i>{line}</i>")
             }
