@@ -207,6 +207,19 @@ pub struct ResourceSample {
     pub server_cpu: Duration,
     /// Simulator CPU time so far.
     pub self_cpu: Duration,
+    /// CPU time of the whole machine so far (all processes, all cores).
+    pub machine_cpu: Duration,
+}
+
+/// CPU use over a window, in cores (1.0 = one core busy all the time).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuShare {
+    /// The server process.
+    pub server: f64,
+    /// This simulator.
+    pub simulator: f64,
+    /// Every other process on the machine.
+    pub others: f64,
 }
 
 /// What the whole load measured.
@@ -228,19 +241,24 @@ impl LoadReport {
         &self.phases[p.index()]
     }
 
-    /// CPU used by the server and by the simulator over `[from, to)` (from the nearest
-    /// samples), as a fraction of one core.
-    pub fn cpu_share(&self, from: Duration, to: Duration) -> Option<(f64, f64)> {
+    /// CPU used over `[from, to)` (from the nearest samples), in cores: by the server, by the
+    /// simulator, and by everything else on the machine.
+    pub fn cpu_share(&self, from: Duration, to: Duration) -> Option<CpuShare> {
         let a = self.samples.iter().find(|s| s.at >= from)?;
         let b = self.samples.iter().rev().find(|s| s.at <= to)?;
         let wall = b.at.checked_sub(a.at)?.as_secs_f64();
         if wall <= 0.0 {
             return None;
         }
-        Some((
-            (b.server_cpu.saturating_sub(a.server_cpu)).as_secs_f64() / wall,
-            (b.self_cpu.saturating_sub(a.self_cpu)).as_secs_f64() / wall,
-        ))
+        let per = |x: Duration, y: Duration| y.saturating_sub(x).as_secs_f64() / wall;
+        let server = per(a.server_cpu, b.server_cpu);
+        let simulator = per(a.self_cpu, b.self_cpu);
+        let machine = per(a.machine_cpu, b.machine_cpu);
+        Some(CpuShare {
+            server,
+            simulator,
+            others: (machine - server - simulator).max(0.0),
+        })
     }
 
     /// Largest sampled RSS within `[from, to]`, in KiB.
@@ -450,16 +468,18 @@ async fn sample_resources(
     while !done.load(Ordering::Acquire) && Instant::now() < hard_stop + SAMPLE_EVERY * 8 {
         tick.tick().await;
         let at = Instant::now().saturating_duration_since(t0);
-        if let (Ok(mem), Ok(server_cpu), Ok(self_cpu)) = (
+        if let (Ok(mem), Ok(server_cpu), Ok(self_cpu), Ok(machine_cpu)) = (
             server::memory(pid),
             server::cpu_time(Some(pid)),
             server::cpu_time(None),
+            server::machine_busy(),
         ) {
             out.push(ResourceSample {
                 at,
                 mem,
                 server_cpu,
                 self_cpu,
+                machine_cpu,
             });
             n += 1;
             if n.is_multiple_of(PROGRESS_EVERY_SAMPLES) {

@@ -115,6 +115,8 @@ struct Outcome {
     received_total: Option<f64>,
     stopped: server::Stopped,
     log_problems: (usize, Vec<String>),
+    /// 1-minute load average before and after the load.
+    load_avg: (Option<f64>, Option<f64>),
 }
 
 /// Detection-delay figures.
@@ -238,9 +240,11 @@ async fn run(args: Args) -> Result<()> {
         plan.steady.as_secs_f64(),
         plan.detect.as_secs_f64()
     );
+    let load_before = server::load_average();
     let stop_wall = SystemTime::now() + plan.stop_at();
     let report = load::run(&plan, srv.addr, srv.pid(), &fleet.keys).await?;
     let end = server::memory(srv.pid())?;
+    let load_after = server::load_average();
 
     eprintln!("[4/5] reading /metrics");
     let metrics_after = scrape(&srv).await?;
@@ -281,6 +285,7 @@ async fn run(args: Args) -> Result<()> {
         received_total,
         stopped,
         log_problems,
+        load_avg: (load_before, load_after),
     });
     if args.work_dir.is_some() {
         eprintln!("database and server log kept in {}", dir.display());
@@ -411,7 +416,7 @@ fn print_summary(o: &Outcome) {
     println!();
     println!("== phases ==");
     println!(
-        "{:<8} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
+        "{:<8} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>16}",
         "phase",
         "window s",
         "sent",
@@ -423,7 +428,7 @@ fn print_summary(o: &Outcome) {
         "max ms",
         "svc p99",
         "client lag",
-        "server CPU"
+        "CPU srv/sim/oth"
     );
     for p in Phase::ALL {
         let s = o.load.phase(p);
@@ -431,11 +436,11 @@ fn print_summary(o: &Outcome) {
         if w.1 <= w.0 {
             continue;
         }
-        let cpu = o.load.cpu_share(w.0, w.1).map_or("-".into(), |(srv, me)| {
-            format!("{:.0}%/{:.0}%", srv * 100.0, me * 100.0)
+        let cpu = o.load.cpu_share(w.0, w.1).map_or("-".into(), |c| {
+            format!("{:.2}/{:.2}/{:.2}", c.server, c.simulator, c.others)
         });
         println!(
-            "{:<8} {:>9} {:>9} {:>9.0} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11}",
+            "{:<8} {:>9} {:>9} {:>9.0} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>16}",
             p.name(),
             format!("{:.1}", (w.1 - w.0).as_secs_f64()),
             s.sent,
@@ -455,7 +460,7 @@ fn print_summary(o: &Outcome) {
     }
     println!(
         "latency = due time → full reply (open loop); svc = send → reply; client lag = worst \
-         send delay behind schedule; CPU = server/simulator, % of one core"
+         send delay behind schedule; CPU in cores (server / simulator / other processes)"
     );
     if o.load.unsent > 0 {
         println!(
@@ -532,6 +537,12 @@ fn print_summary(o: &Outcome) {
         ),
         None => println!("SIGTERM: server did NOT exit within 5 s (killed)"),
     }
+    println!(
+        "machine: {} cores, 1-min load average {} before the load, {} after",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        o.load_avg.0.map_or("-".into(), |v| format!("{v:.2}")),
+        o.load_avg.1.map_or("-".into(), |v| format!("{v:.2}"))
+    );
     println!(
         "server stdout lines: {}; server log WARN/ERROR lines: {}",
         o.stopped.stdout_lines, o.log_problems.0

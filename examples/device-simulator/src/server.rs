@@ -99,6 +99,38 @@ pub fn cpu_time(pid: Option<u32>) -> Result<Duration> {
     Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
 }
 
+/// CPU time all processes of the machine have been busy so far (user, nice, system, irq,
+/// softirq, steal from the first line of `/proc/stat`), summed over cores.
+pub fn machine_busy() -> Result<Duration> {
+    let text = std::fs::read_to_string("/proc/stat").context("read /proc/stat")?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .context("no cpu line in /proc/stat")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() < 8 {
+        bail!("unexpected /proc/stat cpu line: {line}");
+    }
+    // user nice system idle iowait irq softirq steal …
+    let ticks = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
+}
+
+/// The 1-minute load average of the machine.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Outage alerts the console notifier printed, by location name, with their arrival time.
 pub type Alerts = Arc<Mutex<HashMap<String, SystemTime>>>;
 
@@ -306,6 +338,8 @@ mod tests {
         let m = memory(std::process::id())?;
         assert!(m.rss_kib > 0 && m.hwm_kib >= m.rss_kib);
         cpu_time(None)?;
+        machine_busy()?;
+        assert!(load_average().is_some());
         Ok(())
     }
 }
