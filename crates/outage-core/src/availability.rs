@@ -1210,7 +1210,7 @@ mod tests {
     #[test]
     fn open_intervals_end_at_now_and_the_future_is_not_counted() {
         let now = local(Kyiv, "2026-11-18 13:30");
-        let ivs = vec![
+        let ivs = [
             iv(
                 Up,
                 local(Kyiv, "2026-11-16 00:00"),

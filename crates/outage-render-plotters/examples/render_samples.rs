@@ -21,6 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         theme: Theme::Dark,
         ..PlottersConfig::default()
     })?;
+    let large = PlottersRenderer::new(PlottersConfig {
+        width: 1920,
+        height: 1080,
+        theme: Theme::Dark,
+    })?;
     let samples = [
         ("diagram-quiet-week-en", common::quiet_week(), &light),
         ("diagram-bad-week-uk", common::bad_week(), &light),
@@ -33,6 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "diagram-autumn-dst-uk",
             common::autumn_dst_week(Language::Uk),
             &dark,
+        ),
+        (
+            "diagram-bad-week-uk-1920x1080-dark",
+            common::bad_week(),
+            &large,
         ),
     ];
     for (name, week, renderer) in samples {

@@ -3,6 +3,7 @@
 //!
 //! Update the snapshots after an intended change with
 //! `UPDATE_EXPECT=1 cargo test -p outage-render-plotters --test render` and review the diff.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../examples/common/mod.rs"]
 mod common;
