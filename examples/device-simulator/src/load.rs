@@ -208,7 +208,7 @@ pub struct ResourceSample {
     /// Simulator CPU time so far.
     pub self_cpu: Duration,
     /// CPU time of the whole machine so far (all processes, all cores).
-    pub machine_cpu: Duration,
+    pub machine_cpu: server::MachineCpu,
 }
 
 /// CPU use over a window, in cores (1.0 = one core busy all the time).
@@ -220,6 +220,8 @@ pub struct CpuShare {
     pub simulator: f64,
     /// Every other process on the machine.
     pub others: f64,
+    /// Stolen by the hypervisor (the virtual cores wanted to run but did not).
+    pub steal: f64,
 }
 
 /// What the whole load measured.
@@ -253,11 +255,12 @@ impl LoadReport {
         let per = |x: Duration, y: Duration| y.saturating_sub(x).as_secs_f64() / wall;
         let server = per(a.server_cpu, b.server_cpu);
         let simulator = per(a.self_cpu, b.self_cpu);
-        let machine = per(a.machine_cpu, b.machine_cpu);
+        let machine = per(a.machine_cpu.busy, b.machine_cpu.busy);
         Some(CpuShare {
             server,
             simulator,
             others: (machine - server - simulator).max(0.0),
+            steal: per(a.machine_cpu.steal, b.machine_cpu.steal),
         })
     }
 
@@ -472,7 +475,7 @@ async fn sample_resources(
             server::memory(pid),
             server::cpu_time(Some(pid)),
             server::cpu_time(None),
-            server::machine_busy(),
+            server::machine_cpu(),
         ) {
             out.push(ResourceSample {
                 at,

@@ -416,7 +416,7 @@ fn print_summary(o: &Outcome) {
     println!();
     println!("== phases ==");
     println!(
-        "{:<8} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>16}",
+        "{:<8} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>21}",
         "phase",
         "window s",
         "sent",
@@ -428,7 +428,7 @@ fn print_summary(o: &Outcome) {
         "max ms",
         "svc p99",
         "client lag",
-        "CPU srv/sim/oth"
+        "CPU srv/sim/oth/steal"
     );
     for p in Phase::ALL {
         let s = o.load.phase(p);
@@ -437,10 +437,13 @@ fn print_summary(o: &Outcome) {
             continue;
         }
         let cpu = o.load.cpu_share(w.0, w.1).map_or("-".into(), |c| {
-            format!("{:.2}/{:.2}/{:.2}", c.server, c.simulator, c.others)
+            format!(
+                "{:.2}/{:.2}/{:.2}/{:.2}",
+                c.server, c.simulator, c.others, c.steal
+            )
         });
         println!(
-            "{:<8} {:>9} {:>9} {:>9.0} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>16}",
+            "{:<8} {:>9} {:>9} {:>9.0} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>21}",
             p.name(),
             format!("{:.1}", (w.1 - w.0).as_secs_f64()),
             s.sent,
@@ -460,8 +463,25 @@ fn print_summary(o: &Outcome) {
     }
     println!(
         "latency = due time → full reply (open loop); svc = send → reply; client lag = worst \
-         send delay behind schedule; CPU in cores (server / simulator / other processes)"
+         send delay behind schedule; CPU in cores (server / simulator / other processes / hypervisor steal)"
     );
+    // Over the whole load (every phase), so a backlog carried across phase boundaries does
+    // not skew it.
+    let all_ok: u64 = Phase::ALL.iter().map(|p| o.load.phase(*p).ok).sum();
+    if let Some(c) = o.load.cpu_share(Duration::ZERO, Duration::MAX)
+        && all_ok > 0
+        && let (Some(first), Some(last)) = (o.load.samples.first(), o.load.samples.last())
+    {
+        let wall = (last.at - first.at).as_secs_f64();
+        let per_beat = |cores: f64| cores * wall / all_ok as f64;
+        println!(
+            "CPU per heartbeat over the whole load: server {:.0} µs, simulator {:.0} µs \
+             (so 10 000 beats/s need {:.2} server cores)",
+            per_beat(c.server) * 1e6,
+            per_beat(c.simulator) * 1e6,
+            per_beat(c.server) * 10_000.0
+        );
+    }
     if o.load.unsent > 0 {
         println!(
             "UNSENT: {} beats dropped after the hard time limit",

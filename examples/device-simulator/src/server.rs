@@ -99,9 +99,10 @@ pub fn cpu_time(pid: Option<u32>) -> Result<Duration> {
     Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
 }
 
-/// CPU time all processes of the machine have been busy so far (user, nice, system, irq,
-/// softirq, steal from the first line of `/proc/stat`), summed over cores.
-pub fn machine_busy() -> Result<Duration> {
+/// CPU time of the whole machine so far, summed over cores: `busy` (user, nice, system, irq,
+/// softirq) and `steal` (time the hypervisor gave to other guests while this one wanted to
+/// run), from the first line of `/proc/stat`.
+pub fn machine_cpu() -> Result<MachineCpu> {
     let text = std::fs::read_to_string("/proc/stat").context("read /proc/stat")?;
     let line = text
         .lines()
@@ -116,9 +117,21 @@ pub fn machine_busy() -> Result<Duration> {
         bail!("unexpected /proc/stat cpu line: {line}");
     }
     // user nice system idle iowait irq softirq steal …
-    let ticks = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    let hz = rustix::param::clock_ticks_per_second().max(1);
-    Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
+    let hz = rustix::param::clock_ticks_per_second().max(1) as f64;
+    let d = |ticks: u64| Duration::from_secs_f64(ticks as f64 / hz);
+    Ok(MachineCpu {
+        busy: d(v[0] + v[1] + v[2] + v[5] + v[6]),
+        steal: d(v[7]),
+    })
+}
+
+/// See [`machine_cpu`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineCpu {
+    /// Time spent running processes (and interrupts).
+    pub busy: Duration,
+    /// Time stolen by the hypervisor.
+    pub steal: Duration,
 }
 
 /// The 1-minute load average of the machine.
@@ -338,7 +351,7 @@ mod tests {
         let m = memory(std::process::id())?;
         assert!(m.rss_kib > 0 && m.hwm_kib >= m.rss_kib);
         cpu_time(None)?;
-        machine_busy()?;
+        machine_cpu()?;
         assert!(load_average().is_some());
         Ok(())
     }
