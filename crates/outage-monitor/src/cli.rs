@@ -47,6 +47,27 @@ pub enum Command {
     /// Past and current outages.
     #[command(subcommand)]
     Outage(OutageCommand),
+    /// Weekly availability diagrams.
+    #[command(subcommand)]
+    Diagram(DiagramCommand),
+    /// Availability per day, week or month: minutes without power, outages, longest outage.
+    Report {
+        /// First local date (YYYY-MM-DD, in monitor.timezone).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last local date, inclusive.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Only this location (id or name); default: all.
+        #[arg(long)]
+        location: Option<String>,
+        /// Period length.
+        #[arg(long, value_enum, default_value = "day")]
+        by: ReportBy,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ReportFormat,
+    },
     /// Write a consistent copy of the database (SQLite) to a file.
     Backup {
         /// Destination file (must not exist).
@@ -59,6 +80,43 @@ pub enum Command {
         #[arg(long, default_value = "4s", value_parser = parse_duration)]
         timeout: Duration,
     },
+}
+
+/// `diagram …`
+#[derive(Debug, Subcommand)]
+pub enum DiagramCommand {
+    /// Draw one location's week as PNG or SVG (chosen by the file extension).
+    Render {
+        /// Id or name.
+        #[arg(long)]
+        location: String,
+        /// ISO week, e.g. 2026-W48; default: the current week.
+        #[arg(long)]
+        week: Option<String>,
+        /// Output file ending in .png or .svg.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// Report period length.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportBy {
+    /// Local days.
+    Day,
+    /// ISO weeks.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+/// Report format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// A JSON array.
+    Json,
 }
 
 /// `config …`

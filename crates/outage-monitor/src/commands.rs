@@ -53,6 +53,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         }) => outage_list(load()?, location, limit, json).await,
+        Command::Diagram(crate::cli::DiagramCommand::Render {
+            location,
+            week,
+            out,
+        }) => crate::reports::render_diagram(&load()?, &location, week.as_deref(), &out).await,
+        Command::Report {
+            from,
+            to,
+            location,
+            by,
+            format,
+        } => crate::reports::report(&load()?, from, to, location.as_deref(), by, format).await,
         Command::Backup { out } => {
             let cfg = load()?;
             if out.exists() {
@@ -617,7 +629,7 @@ fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     format!("{} ago", outage_core::notify::human_duration(now - t))
 }
 
-fn print_json<T: serde::Serialize>(v: &T) {
+pub fn print_json<T: serde::Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod demo;
 mod plugins;
+mod reports;
 mod serve;
 
 use std::process::ExitCode;

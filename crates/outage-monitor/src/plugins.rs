@@ -2,6 +2,7 @@
 //! dropped by the linker together with its `inventory` registration, so each is named here.
 
 use outage_notify_telegram as _;
+use outage_render_plotters as _;
 use outage_source_http as _;
 use outage_store_sqlite as _;
 
@@ -10,6 +11,7 @@ use outage_store_sqlite as _;
 pub const EXPECTED: &[(&str, &str)] = &[
     ("notifier", "console"),
     ("notifier", "telegram"),
+    ("renderer", "plotters"),
     ("source", "http"),
     ("store", "sqlite"),
 ];

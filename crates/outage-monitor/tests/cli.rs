@@ -301,3 +301,94 @@ fn device_config_fills_in_url_and_a_fresh_key_that_works() {
     assert!(key.starts_with("om_") && key != old["api_key"].as_str().unwrap());
     assert!(out.stderr.contains("old one no longer works"));
 }
+
+#[test]
+fn report_and_diagram_render_work_from_the_command_line() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Дім, \"центр\"", "--json"]);
+    let csv = s.cli(&[
+        "report",
+        "--from",
+        "2026-03-28",
+        "--to",
+        "2026-03-30",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(csv.code, Some(0), "{}", csv.stderr);
+    let lines: Vec<_> = csv.stdout.lines().collect();
+    assert!(lines[0].starts_with("location,period,"), "{}", lines[0]);
+    assert_eq!(lines.len(), 4, "a header and three days: {}", csv.stdout);
+    assert!(
+        lines[2].starts_with("\"Дім, \"\"центр\"\"\",2026-03-29,"),
+        "CSV quoting: {}",
+        lines[2]
+    );
+    let json = s.json(&[
+        "report",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-31",
+        "--by",
+        "week",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        json.as_array().unwrap().len(),
+        6,
+        "weeks 9..=14 overlap March 2026"
+    );
+    // The week of the spring DST change has a 23-hour Sunday: 167 hours in all.
+    let w13 = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["period"] == "2026-W13")
+        .unwrap();
+    assert_eq!(w13["elapsed_min"], 167 * 60);
+
+    let png = s.path("w.png");
+    let out = s.cli(&[
+        "diagram",
+        "render",
+        "--location",
+        "1",
+        "--week",
+        "2026-W13",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        std::fs::read(&png)
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+    let svg = s.path("w.svg");
+    let out = s.cli(&[
+        "diagram",
+        "render",
+        "--location",
+        "1",
+        "--week",
+        "2026-W13",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let bad = s.cli(&[
+        "diagram",
+        "render",
+        "--location",
+        "1",
+        "--week",
+        "2026-W99",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_ne!(bad.code, Some(0));
+    assert!(bad.stderr.contains("2026-W99"), "{}", bad.stderr);
+}
