@@ -56,7 +56,7 @@ struct Args {
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Keep-alive connections, i.e. requests in flight at most (capped at `devices`).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 256)]
     connections: usize,
     /// Heartbeat timeout of every location [default: max(3 × beat period, 10 s)].
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -117,6 +117,8 @@ struct Outcome {
     log_problems: (usize, Vec<String>),
     /// 1-minute load average before and after the load.
     load_avg: (Option<f64>, Option<f64>),
+    /// Database size (main file + WAL) before the load and after the server stopped.
+    db_bytes: (u64, u64),
 }
 
 /// Detection-delay figures.
@@ -241,6 +243,7 @@ async fn run(args: Args) -> Result<()> {
         plan.detect.as_secs_f64()
     );
     let load_before = server::load_average();
+    let db_before = db_size(&db);
     let stop_wall = SystemTime::now() + plan.stop_at();
     let report = load::run(&plan, srv.addr, srv.pid(), &fleet.keys).await?;
     let end = server::memory(srv.pid())?;
@@ -258,6 +261,7 @@ async fn run(args: Args) -> Result<()> {
     let log = srv.log.clone();
     let stopped = srv.stop(Duration::from_secs(5)).await?;
     let log_problems = server::log_problems(&log, 5);
+    let db_after = db_size(&db);
 
     let detection = if stopped_count > 0 {
         let events = prepare::outages(&db, u32::try_from(n.max(1000)).unwrap_or(u32::MAX)).await?;
@@ -286,11 +290,22 @@ async fn run(args: Args) -> Result<()> {
         stopped,
         log_problems,
         load_avg: (load_before, load_after),
+        db_bytes: (db_before, db_after),
     });
     if args.work_dir.is_some() {
         eprintln!("database and server log kept in {}", dir.display());
     }
     Ok(())
+}
+
+/// Bytes of the database file and its WAL.
+fn db_size(db: &std::path::Path) -> u64 {
+    let wal = db.with_extension("db-wal");
+    [db, wal.as_path()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// Evenly spread devices that stop: `round(n · fraction)` of them, at least one when the
@@ -557,6 +572,11 @@ fn print_summary(o: &Outcome) {
         ),
         None => println!("SIGTERM: server did NOT exit within 5 s (killed)"),
     }
+    println!(
+        "database: {:.1} MiB before the load, {:.1} MiB after (file + WAL)",
+        o.db_bytes.0 as f64 / 1048576.0,
+        o.db_bytes.1 as f64 / 1048576.0
+    );
     println!(
         "machine: {} cores, 1-min load average {} before the load, {} after",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
