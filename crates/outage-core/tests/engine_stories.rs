@@ -85,6 +85,19 @@ impl World {
         loc.id
     }
 
+    /// Pauses a location as `location pause --until` would, and lets the engine see it.
+    async fn pause(&self, id: LocationId, until: DateTime<Utc>) {
+        let patch = LocationPatch {
+            paused_until: Some(Some(until)),
+            ..LocationPatch::default()
+        };
+        self.store
+            .update_location(id, &patch, self.now())
+            .await
+            .unwrap();
+        self.engine.reload_location(id).await.unwrap();
+    }
+
     async fn beat(&self, key: &str, f: DeviceFacts) -> Status {
         self.engine.heartbeat(key, f).await.unwrap().status
     }
@@ -369,18 +382,7 @@ async fn a_paused_location_raises_no_alert_and_resumes_quietly_when_nothing_chan
     tokio::time::sleep(Duration::from_secs(10)).await;
     w.beat("k", facts("a", 20)).await;
     let until = w.now() + secs(3600);
-    w.store
-        .update_location(
-            id,
-            &LocationPatch {
-                paused_until: Some(Some(until)),
-                ..LocationPatch::default()
-            },
-            w.now(),
-        )
-        .await
-        .unwrap();
-    w.engine.reload_location(id).await.unwrap();
+    w.pause(id, until).await;
     settle().await;
     assert_eq!(w.engine.status_of(id).unwrap().0, Status::Paused);
     // Heartbeats stop for 50 minutes during maintenance: no alert.
@@ -409,18 +411,7 @@ async fn a_pause_that_ends_in_a_different_state_alerts_once() {
     let id = w.add("Home", "k").await;
     w.beat("k", facts("a", 10)).await;
     let until = w.now() + secs(600);
-    w.store
-        .update_location(
-            id,
-            &LocationPatch {
-                paused_until: Some(Some(until)),
-                ..LocationPatch::default()
-            },
-            w.now(),
-        )
-        .await
-        .unwrap();
-    w.engine.reload_location(id).await.unwrap();
+    w.pause(id, until).await;
     tokio::time::sleep(Duration::from_secs(700)).await;
     settle().await;
     assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
