@@ -11,20 +11,28 @@
 //! behind a slowed-down client ("coordinated omission").
 //!
 //! # Phases
-//! 1. **warm-up**: the first round (`k < N`), each device's first beat. For the engine every one
-//!    of them is a state change (`unknown → up`), written synchronously to the store.
+//! 1. **warm-up**: each device's first beat. For the engine every one of them is a state change
+//!    (`unknown → up`) written synchronously to the store — what a restarted monitor faces.
+//!    Open (default): the first round of the schedule above (`k < N`). Closed
+//!    (`Plan::closed_warmup`): before the schedule starts, every device beats once, each
+//!    connection sending its next first beat as soon as the previous one is answered; this
+//!    measures how fast the server absorbs a fleet after a restart, and lets the steady phase
+//!    start on a settled server. The timeout must then exceed the warm-up time plus the beat
+//!    period, or the first devices are declared down before their second beat.
 //! 2. **steady**: `duration` of ordinary beats.
 //! 3. **detect**: a chosen set of devices stops; the rest keep beating for the timeout plus a
 //!    margin, so outages are detected under load.
 //!
-//! Every loop is bounded: by the schedule's end, and by a hard wall-clock limit past it after
-//! which remaining beats are counted as unsent instead of sent.
+//! Every loop is bounded: by the schedule's end (or the fleet, for a closed warm-up), and by a
+//! hard wall-clock limit after which remaining beats are counted as unsent instead of sent.
+//!
+//! All times in the report are relative to the start of the run (`origin`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -64,6 +72,10 @@ pub struct Plan {
     pub request_timeout: Duration,
     /// How long past the schedule's end the run may last before remaining beats are dropped.
     pub overrun: Duration,
+    /// Warm up closed-loop before the schedule (see the module documentation).
+    pub closed_warmup: bool,
+    /// Longest closed warm-up before its remaining beats are dropped.
+    pub warmup_limit: Duration,
 }
 
 impl Plan {
@@ -72,14 +84,32 @@ impl Plan {
         Duration::from_secs_f64(self.devices as f64 / self.rate)
     }
 
-    /// End of the warm-up round (relative to `t0`).
-    pub fn warmup_end(&self) -> Duration {
-        self.period()
+    /// Index of the first scheduled beat: the closed warm-up already sent the first round.
+    fn first_k(&self) -> u64 {
+        if self.closed_warmup {
+            self.devices as u64
+        } else {
+            0
+        }
+    }
+
+    /// Due time of beat `k` relative to the schedule start `t0`.
+    fn due(&self, k: u64) -> Duration {
+        Duration::from_secs_f64((k - self.first_k()) as f64 / self.rate)
+    }
+
+    /// Start of the steady phase relative to `t0`.
+    pub fn steady_start(&self) -> Duration {
+        if self.closed_warmup {
+            Duration::ZERO
+        } else {
+            self.period()
+        }
     }
 
     /// When the chosen devices stop (relative to `t0`).
     pub fn stop_at(&self) -> Duration {
-        self.warmup_end() + self.steady
+        self.steady_start() + self.steady
     }
 
     /// End of the schedule (relative to `t0`).
@@ -95,15 +125,6 @@ impl Plan {
             Phase::Steady
         } else {
             Phase::Detect
-        }
-    }
-
-    /// `[start, end)` of a phase, relative to `t0`.
-    pub fn window(&self, p: Phase) -> (Duration, Duration) {
-        match p {
-            Phase::Warmup => (Duration::ZERO, self.warmup_end()),
-            Phase::Steady => (self.warmup_end(), self.stop_at()),
-            Phase::Detect => (self.stop_at(), self.end()),
         }
     }
 }
@@ -156,7 +177,7 @@ pub struct PhaseStats {
     pub response: Samples,
     /// Largest delay between a beat's due time and its send.
     pub max_lag: Duration,
-    /// Completion of the last request (relative to `t0`).
+    /// Completion of the last request (relative to the run's start).
     pub last_done: Duration,
 }
 
@@ -199,7 +220,7 @@ impl PhaseStats {
 /// One reading of the server's (and the simulator's) resources.
 #[derive(Debug, Clone, Copy)]
 pub struct ResourceSample {
-    /// Relative to `t0`.
+    /// Relative to the run's start.
     pub at: Duration,
     /// Server memory.
     pub mem: Memory,
@@ -235,12 +256,21 @@ pub struct LoadReport {
     pub connections_opened: u64,
     /// Resource readings, oldest first.
     pub samples: Vec<ResourceSample>,
+    /// `[start, end)` of each phase relative to the run's start, in [`Phase::ALL`] order.
+    pub windows: Vec<(Duration, Duration)>,
+    /// Wall-clock time at which the chosen devices stopped.
+    pub stop_wall: SystemTime,
 }
 
 impl LoadReport {
     /// Stats of one phase.
     pub fn phase(&self, p: Phase) -> &PhaseStats {
         &self.phases[p.index()]
+    }
+
+    /// `[start, end)` of a phase relative to the run's start.
+    pub fn window(&self, p: Phase) -> (Duration, Duration) {
+        self.windows[p.index()]
     }
 
     /// CPU used over `[from, to)` (from the nearest samples), in cores: by the server, by the
@@ -283,38 +313,87 @@ pub async fn run(plan: &Plan, addr: SocketAddr, pid: u32, keys: &[String]) -> Re
         .collect::<Result<_, _>>()
         .context("a device key is not a valid header value")?;
     let auth = Arc::new(auth);
-    let t0 = Instant::now() + LEAD_IN;
-    let hard_stop = t0 + plan.end() + plan.overrun;
+    let origin = Instant::now();
+    let origin_wall = SystemTime::now();
+    // Until the schedule is known, the sampler is bounded by the longest possible run.
+    let sample_limit = origin + plan.warmup_limit + LEAD_IN + plan.end() + plan.overrun;
 
     let done = Arc::new(AtomicBool::new(false));
     let ok_total = Arc::new(AtomicU64::new(0));
     let err_total = Arc::new(AtomicU64::new(0));
     let sampler = tokio::spawn(sample_resources(
         pid,
-        t0,
-        hard_stop,
+        origin,
+        sample_limit,
         done.clone(),
         ok_total.clone(),
         err_total.clone(),
     ));
+    let counters = Counters {
+        ok: ok_total,
+        err: err_total,
+    };
+
+    let mut phases = vec![PhaseStats::default(); Phase::ALL.len()];
+    let mut unsent = 0;
+    let mut connections_opened = 0;
+    let mut conns = Vec::with_capacity(plan.connections);
+    for _ in 0..plan.connections {
+        conns.push(Conn::new(addr)?);
+    }
+
+    let (warm_window, t0) = if plan.closed_warmup {
+        let warm_stop = Instant::now() + plan.warmup_limit;
+        let mut tasks = Vec::with_capacity(conns.len());
+        for (w, conn) in conns.drain(..).enumerate() {
+            tasks.push(tokio::spawn(closed_warmup(
+                conn,
+                WarmupJob {
+                    first: w,
+                    step: plan.connections,
+                    devices: plan.devices,
+                    auth: auth.clone(),
+                    origin,
+                    stop: warm_stop,
+                    request_timeout: plan.request_timeout,
+                    counters: counters.clone(),
+                },
+            )));
+        }
+        for t in tasks {
+            let (conn, stats, dropped) = t.await.context("a warm-up worker panicked")?;
+            phases[Phase::Warmup.index()].merge(&stats);
+            unsent += dropped;
+            conns.push(conn);
+        }
+        let took = origin.elapsed();
+        ((Duration::ZERO, took), Instant::now() + LEAD_IN)
+    } else {
+        let t0 = origin + LEAD_IN;
+        ((LEAD_IN, LEAD_IN + plan.period()), t0)
+    };
+    let hard_stop = t0 + plan.end() + plan.overrun;
+    let at = |d: Duration| (t0 - origin) + d;
+    let windows = vec![
+        warm_window,
+        (at(plan.steady_start()), at(plan.stop_at())),
+        (at(plan.stop_at()), at(plan.end())),
+    ];
+    let stop_wall = origin_wall + at(plan.stop_at());
 
     let mut workers = Vec::with_capacity(plan.connections);
-    for w in 0..plan.connections {
+    for (w, conn) in conns.into_iter().enumerate() {
         let worker = Worker {
             plan: plan.clone(),
             index: w as u64,
             auth: auth.clone(),
+            origin,
             t0,
             hard_stop,
-            ok_total: ok_total.clone(),
-            err_total: err_total.clone(),
+            counters: counters.clone(),
         };
-        let conn = Conn::new(addr)?;
         workers.push(tokio::spawn(worker.run(conn)));
     }
-    let mut phases = vec![PhaseStats::default(); Phase::ALL.len()];
-    let mut unsent = 0;
-    let mut connections_opened = 0;
     for w in workers {
         let out = w.await.context("a load worker panicked")?;
         for (mine, theirs) in phases.iter_mut().zip(&out.phases) {
@@ -333,7 +412,122 @@ pub async fn run(plan: &Plan, addr: SocketAddr, pid: u32, keys: &[String]) -> Re
         unsent,
         connections_opened,
         samples,
+        windows,
+        stop_wall,
     })
+}
+
+/// Run-wide success and failure counts (for progress lines).
+#[derive(Clone)]
+struct Counters {
+    ok: Arc<AtomicU64>,
+    err: Arc<AtomicU64>,
+}
+
+/// One beat's outcome, recorded into `stats`.
+struct Beat {
+    due: Instant,
+    sent: Instant,
+    finished: Instant,
+}
+
+impl Counters {
+    /// Records a result; `Ok(())` is a proper acknowledgement.
+    fn record(
+        &self,
+        stats: &mut PhaseStats,
+        origin: Instant,
+        b: &Beat,
+        outcome: std::result::Result<(), String>,
+    ) {
+        stats.sent += 1;
+        stats.max_lag = stats.max_lag.max(b.sent - b.due);
+        stats.last_done = stats.last_done.max(b.finished - origin);
+        match outcome {
+            Ok(()) => {
+                stats.ok += 1;
+                stats.service.record(b.finished - b.sent);
+                stats.response.record(b.finished - b.due);
+                self.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(kind) => {
+                *stats.errors.entry(kind).or_default() += 1;
+                self.err.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Sends one heartbeat of `device` on `conn`, bounded by `limit`.
+async fn beat(
+    conn: &mut Conn,
+    auth: Option<&HeaderValue>,
+    body: Bytes,
+    limit: Duration,
+) -> std::result::Result<(), String> {
+    match tokio::time::timeout(
+        limit,
+        conn.send(Method::POST, "/api/v1/heartbeat", auth, Some(body)),
+    )
+    .await
+    {
+        Err(_) => {
+            // The reply may still come on this connection: start a fresh one.
+            conn.reset();
+            Err("timeout".to_string())
+        }
+        Ok(Err(e)) => Err(format!("connection: {}", root_cause(&e))),
+        Ok(Ok(r)) if r.status != StatusCode::OK => Err(format!("HTTP {}", r.status)),
+        Ok(Ok(r)) if !looks_like_ack(&r.body) => Err("unexpected body".to_string()),
+        Ok(Ok(_)) => Ok(()),
+    }
+}
+
+/// The JSON a device sends: a stable boot id, its uptime and a counter.
+fn beat_body(device: usize, uptime_s: u64, seq: u64) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"boot_id":"sim-boot-{device}","uptime_s":{uptime_s},"seq":{seq}}}"#
+    ))
+}
+
+/// What a closed warm-up worker does: first beats of devices `first, first + step, …`.
+struct WarmupJob {
+    first: usize,
+    step: usize,
+    devices: usize,
+    auth: Arc<Vec<HeaderValue>>,
+    origin: Instant,
+    stop: Instant,
+    request_timeout: Duration,
+    counters: Counters,
+}
+
+/// Sends the first beat of each of its devices, one after the other. Returns the connection
+/// (kept open for the schedule), the stats and how many beats were dropped at the time limit.
+async fn closed_warmup(mut conn: Conn, job: WarmupJob) -> (Conn, PhaseStats, u64) {
+    let mut stats = PhaseStats::default();
+    let mut dropped = 0;
+    for device in (job.first..job.devices).step_by(job.step.max(1)) {
+        let now = Instant::now();
+        if now >= job.stop {
+            dropped += 1;
+            continue;
+        }
+        let outcome = beat(
+            &mut conn,
+            job.auth.get(device),
+            beat_body(device, 3600, 0),
+            job.request_timeout,
+        )
+        .await;
+        let b = Beat {
+            due: now,
+            sent: now,
+            finished: Instant::now(),
+        };
+        job.counters.record(&mut stats, job.origin, &b, outcome);
+    }
+    (conn, stats, dropped)
 }
 
 /// What one worker measured.
@@ -348,10 +542,10 @@ struct Worker {
     plan: Plan,
     index: u64,
     auth: Arc<Vec<HeaderValue>>,
+    origin: Instant,
     t0: Instant,
     hard_stop: Instant,
-    ok_total: Arc<AtomicU64>,
-    err_total: Arc<AtomicU64>,
+    counters: Counters,
 }
 
 impl Worker {
@@ -372,9 +566,9 @@ impl Worker {
         let n = plan.devices as u64;
         let step = plan.connections as u64;
         let end = plan.end();
-        let mut k = self.index;
+        let mut k = plan.first_k() + self.index;
         loop {
-            let at = Duration::from_secs_f64(k as f64 / plan.rate);
+            let at = plan.due(k);
             if at >= end {
                 break;
             }
@@ -391,50 +585,16 @@ impl Worker {
             }
             let due = self.t0 + at;
             tokio::time::sleep_until(due).await;
-            let body = Bytes::from(format!(
-                r#"{{"boot_id":"sim-boot-{device}","uptime_s":{},"seq":{}}}"#,
-                3600 + at.as_secs(),
-                this / n
-            ));
+            let body = beat_body(device, 3600 + at.as_secs(), this / n);
             let sent = Instant::now();
-            let result = tokio::time::timeout(
-                plan.request_timeout,
-                conn.send(
-                    Method::POST,
-                    "/api/v1/heartbeat",
-                    self.auth.get(device),
-                    Some(body),
-                ),
-            )
-            .await;
-            let finished = Instant::now();
-            let stats = &mut out.phases[phase.index()];
-            stats.sent += 1;
-            stats.max_lag = stats.max_lag.max(sent - due);
-            stats.last_done = stats.last_done.max(finished - self.t0);
-            let failure = match result {
-                Err(_) => {
-                    // The reply may still come on this connection: start a fresh one.
-                    conn.reset();
-                    Some("timeout".to_string())
-                }
-                Ok(Err(e)) => Some(format!("connection: {}", root_cause(&e))),
-                Ok(Ok(r)) if r.status != StatusCode::OK => Some(format!("HTTP {}", r.status)),
-                Ok(Ok(r)) if !looks_like_ack(&r.body) => Some("unexpected body".to_string()),
-                Ok(Ok(_)) => None,
+            let outcome = beat(&mut conn, self.auth.get(device), body, plan.request_timeout).await;
+            let b = Beat {
+                due,
+                sent,
+                finished: Instant::now(),
             };
-            match failure {
-                None => {
-                    stats.ok += 1;
-                    stats.service.record(finished - sent);
-                    stats.response.record(finished - due);
-                    self.ok_total.fetch_add(1, Ordering::Relaxed);
-                }
-                Some(kind) => {
-                    *stats.errors.entry(kind).or_default() += 1;
-                    self.err_total.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            self.counters
+                .record(&mut out.phases[phase.index()], self.origin, &b, outcome);
         }
         out.opened = conn.opened;
         out
@@ -457,20 +617,20 @@ fn root_cause(e: &anyhow::Error) -> String {
 /// printing a progress line now and then.
 async fn sample_resources(
     pid: u32,
-    t0: Instant,
+    origin: Instant,
     hard_stop: Instant,
     done: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
     err: Arc<AtomicU64>,
 ) -> Vec<ResourceSample> {
     let mut out = Vec::new();
-    let mut tick = tokio::time::interval_at(t0, SAMPLE_EVERY);
+    let mut tick = tokio::time::interval_at(origin, SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut n = 0u32;
     // Bounded: stops at `done`, or a little after the hard limit whatever happens.
     while !done.load(Ordering::Acquire) && Instant::now() < hard_stop + SAMPLE_EVERY * 8 {
         tick.tick().await;
-        let at = Instant::now().saturating_duration_since(t0);
+        let at = Instant::now().saturating_duration_since(origin);
         if let (Ok(mem), Ok(server_cpu), Ok(self_cpu), Ok(machine_cpu)) = (
             server::memory(pid),
             server::cpu_time(Some(pid)),

@@ -83,6 +83,14 @@ struct Args {
     /// run's database) [default: a temporary directory, removed afterwards].
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Warm up closed-loop: every device beats once, as fast as the server answers, before
+    /// the paced schedule starts (measures how fast a restarted monitor absorbs its fleet).
+    /// The timeout must exceed the warm-up time plus the beat period.
+    #[arg(long)]
+    closed_warmup: bool,
+    /// Longest closed warm-up.
+    #[arg(long, default_value = "600s", value_parser = humantime::parse_duration)]
+    warmup_limit: Duration,
     /// Threads of the simulator's runtime (the server uses its own default).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -235,16 +243,21 @@ async fn run(args: Args) -> Result<()> {
         connections,
         request_timeout: args.request_timeout,
         overrun: Duration::from_secs(30),
+        closed_warmup: args.closed_warmup,
+        warmup_limit: args.warmup_limit,
     };
     eprintln!(
-        "[3/5] load: warm-up {:.1} s, steady {:.1} s, detect {:.1} s ({stopped_count} devices stop)",
-        plan.warmup_end().as_secs_f64(),
+        "[3/5] load: warm-up {}, steady {:.1} s, detect {:.1} s ({stopped_count} devices stop)",
+        if plan.closed_warmup {
+            "closed-loop".to_string()
+        } else {
+            format!("{:.1} s", plan.period().as_secs_f64())
+        },
         plan.steady.as_secs_f64(),
         plan.detect.as_secs_f64()
     );
     let load_before = server::load_average();
     let db_before = db_size(&db);
-    let stop_wall = SystemTime::now() + plan.stop_at();
     let report = load::run(&plan, srv.addr, srv.pid(), &fleet.keys).await?;
     let end = server::memory(srv.pid())?;
     let load_after = server::load_average();
@@ -266,13 +279,29 @@ async fn run(args: Args) -> Result<()> {
     let detection = if stopped_count > 0 {
         let events = prepare::outages(&db, u32::try_from(n.max(1000)).unwrap_or(u32::MAX)).await?;
         Some(analyse_detection(
-            &events, &fleet, &plan, timeout, stop_wall, histogram, &alerts,
+            &events,
+            &fleet,
+            &plan,
+            timeout,
+            report.stop_wall,
+            histogram,
+            &alerts,
         ))
     } else {
         None
     };
 
-    let after_warmup_rss_kib = report.max_rss(Duration::ZERO, plan.warmup_end());
+    let warm = report.window(Phase::Warmup);
+    let after_warmup_rss_kib = report.max_rss(warm.0, warm.1);
+    if plan.closed_warmup && warm.1 - warm.0 + period >= timeout {
+        eprintln!(
+            "WARNING: the closed warm-up took {:.1} s: with a {:.1} s beat period, devices warmed \
+             first went more than the {} timeout without a beat (expect false outages)",
+            (warm.1 - warm.0).as_secs_f64(),
+            period.as_secs_f64(),
+            humantime::format_duration(timeout)
+        );
+    }
     print_summary(&Outcome {
         devices: n,
         rate,
@@ -447,7 +476,7 @@ fn print_summary(o: &Outcome) {
     );
     for p in Phase::ALL {
         let s = o.load.phase(p);
-        let w = plan.window(p);
+        let w = o.load.window(p);
         if w.1 <= w.0 {
             continue;
         }
@@ -511,7 +540,7 @@ fn print_summary(o: &Outcome) {
     );
 
     let steady = o.load.phase(Phase::Steady);
-    let steady_w = plan.window(Phase::Steady);
+    let steady_w = o.load.window(Phase::Steady);
     let peak_sampled = o.load.max_rss(Duration::ZERO, Duration::MAX).unwrap_or(0);
     println!();
     println!("== detection ==");
