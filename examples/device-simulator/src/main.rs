@@ -556,13 +556,16 @@ fn print_summary(o: &Outcome) {
             );
             println!(
                 "delay after deadline, s: metrics histogram n={} p50≤{} p99≤{}; \
-                 stored events p50={} p99={} max={}; console alert p50={} p99={} max={}",
+                 stored events p50={} p99={} max={}; console alert ({} of {} printed before the \
+                 stop) p50={} p99={} max={}",
                 d.histogram.count(),
                 opt_s(d.histogram.quantile_upper_bound(0.5)),
                 opt_s(d.histogram.quantile_upper_bound(0.99)),
                 opt_s(quantile_f64(&d.exact, 0.5)),
                 opt_s(quantile_f64(&d.exact, 0.99)),
                 opt_s(d.exact.last().copied()),
+                d.alert.len(),
+                d.exact.len(),
                 opt_s(quantile_f64(&d.alert, 0.5)),
                 opt_s(quantile_f64(&d.alert, 0.99)),
                 opt_s(d.alert.last().copied()),
