@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +32,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::{Connection, FromRow, Sqlite, Transaction};
+use tokio::sync::{Notify, watch};
 
 use crate::config::{SqliteConfig, Target};
 
@@ -57,6 +58,16 @@ const ALIVE_KEY: &str = "monitor_alive_at";
 
 /// Rows per multi-row statement when recording heartbeats (7 parameters each).
 const BEAT_CHUNK: usize = 128;
+
+/// Page cache of the writer connection: `-N` is N KiB (64 MiB; the SQLite default is 2 MiB).
+const WRITER_CACHE_SIZE: &str = "-65536";
+
+/// WAL pages after which the writer checkpoints by itself (64 MiB of 4 KiB pages): a fallback
+/// for when the background checkpointer falls behind.
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "16384";
+
+/// Bytes the WAL file is trimmed to when it restarts (64 MiB).
+const WAL_SIZE_LIMIT: &str = "67108864";
 
 /// Locations per retention delete, so heartbeat writes interleave with a long prune.
 const PRUNE_LOCATIONS_PER_STEP: i64 = 1000;
@@ -125,6 +136,70 @@ pub struct SqliteStore {
     reader: SqlitePool,
     target: Target,
     busy_timeout: Duration,
+    /// Background WAL checkpoints (file databases only).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Runs WAL checkpoints on a connection of its own, so their copying and fsyncs never hold up
+/// the writer (a heartbeat batch over 100 000 locations leaves tens of MiB in the WAL).
+struct Checkpointer {
+    /// Nudged after large writes.
+    wake: Arc<Notify>,
+    /// Sent (or dropped with the store) to stop the task.
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    /// How often the WAL is checkpointed when nothing nudges the task.
+    const PERIOD: Duration = Duration::from_secs(5);
+
+    fn spawn(options: SqliteConnectOptions, target: Target) -> Self {
+        let wake = Arc::new(Notify::new());
+        let (stop, mut stopped) = watch::channel(false);
+        let nudged = wake.clone();
+        let task = tokio::spawn(async move {
+            let mut conn: Option<SqliteConnection> = None;
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = nudged.notified() => {}
+                    _ = tokio::time::sleep(Self::PERIOD) => {}
+                }
+                if conn.is_none() {
+                    conn = SqliteConnection::connect_with(&options).await.ok();
+                }
+                let Some(c) = conn.as_mut() else { continue };
+                // PASSIVE: copies what it can without waiting for, or blocking, anyone.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut *c)
+                    .await
+                {
+                    tracing::debug!(database = %target, error = %e, "WAL checkpoint failed; will retry");
+                    conn = None;
+                }
+            }
+            if let Some(c) = conn {
+                let _ = c.close().await;
+            }
+        });
+        Self {
+            wake,
+            stop,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    async fn shut_down(&self) {
+        let _ = self.stop.send(true);
+        let task = match self.task.lock() {
+            Ok(mut t) => t.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -171,6 +246,7 @@ impl SqliteStore {
                     reader: pool,
                     target: Target::Memory,
                     busy_timeout: config.busy_timeout,
+                    checkpointer: None,
                 })
             }
             Target::File(path) => {
@@ -208,20 +284,33 @@ impl SqliteStore {
                     .connect_with(
                         base.clone()
                             .journal_mode(SqliteJournalMode::Wal)
+                            // A heartbeat batch over many locations dirties pages all over
+                            // `locations` and the heartbeat index: keep them in memory (the
+                            // cache only grows as far as it is used).
+                            .pragma("cache_size", WRITER_CACHE_SIZE)
+                            // Checkpoints run in the background (`Checkpointer`); the writer
+                            // only checkpoints itself if that falls far behind, and trims the
+                            // WAL file back when it restarts it.
+                            .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+                            .pragma("journal_size_limit", WAL_SIZE_LIMIT)
                             .optimize_on_close(true, None),
                     )
                     .await
                     .map_err(|e| map_err(&target, config.busy_timeout, e))?;
                 // Readers connect on demand; the writer has already switched the file to WAL.
+                // Rows cross from SQLite's worker thread in chunks: big ones make listing
+                // 100 000 locations at start-up a few hand-overs instead of thousands.
                 let reader = SqlitePoolOptions::new()
                     .max_connections(config.read_connections.max(1))
                     .acquire_timeout(acquire)
-                    .connect_lazy_with(base);
+                    .connect_lazy_with(base.clone().row_buffer_size(1024));
+                let checkpointer = Checkpointer::spawn(base.clone(), target.clone());
                 Ok(Self {
                     writer,
                     reader,
                     target,
                     busy_timeout: config.busy_timeout,
+                    checkpointer: Some(checkpointer),
                 })
             }
         }
@@ -241,8 +330,18 @@ impl SqliteStore {
 
     /// Closes every connection (checkpointing the WAL). Later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.shut_down().await;
+        }
         self.reader.close().await;
         self.writer.close().await;
+    }
+
+    /// Asks for a WAL checkpoint soon (after a large write).
+    fn nudge_checkpoint(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wake.notify_one();
+        }
     }
 
     fn err(&self, e: sqlx::Error) -> StoreError {
@@ -633,7 +732,9 @@ impl StatusStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(self.e())?;
-        tx.commit().await.map_err(self.e())
+        tx.commit().await.map_err(self.e())?;
+        self.nudge_checkpoint();
+        Ok(())
     }
 
     async fn recent_heartbeats(
@@ -886,6 +987,7 @@ impl StatusStore for SqliteStore {
             .await
             .map_err(self.e())?;
         stats.outbox = done.rows_affected();
+        self.nudge_checkpoint();
         Ok(stats)
     }
 

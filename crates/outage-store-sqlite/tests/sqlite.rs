@@ -612,3 +612,58 @@ async fn the_registry_opens_sqlite_urls_ready_to_use() {
         other => panic!("query options must be refused, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background() {
+    // The writer leaves checkpoints to a background connection (it only checkpoints by itself
+    // past 64 MiB of WAL), so after a batch the main file soon holds the data on its own.
+    let dir = tempdir();
+    let path = dir.path().join("outage.db");
+    let store = open(&path).await;
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let loc = store
+            .create_location(&new_location(&format!("L{i}")), KeyHash::of("k"), t(0))
+            .await
+            .unwrap();
+        ids.push(loc.id);
+    }
+    let batch: Vec<_> = (0..2000)
+        .map(|i| beat(ids[i % ids.len()], t(i as i64)))
+        .collect();
+    store.record_heartbeats(&batch, t(2000)).await.unwrap();
+
+    // Read a copy of the main file alone (without its WAL) until it has everything.
+    let copy = dir.path().join("main-only.db");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let beats_in_main_file = loop {
+        let _ = std::fs::remove_file(&copy);
+        std::fs::copy(&path, &copy).unwrap();
+        let counted = async {
+            let mut c = SqliteConnection::connect_with(
+                &SqliteConnectOptions::new().filename(&copy).read_only(true),
+            )
+            .await?;
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM heartbeats")
+                .fetch_one(&mut c)
+                .await
+        }
+        .await
+        .unwrap_or(0);
+        if counted == 2000 || Instant::now() > deadline {
+            break counted;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        beats_in_main_file, 2000,
+        "the background checkpoint copied the batch"
+    );
+    // Closing stops the checkpointer too: the file can be reopened at once.
+    store.close().await;
+    let again = open(&path).await;
+    assert_eq!(
+        again.recent_heartbeats(ids[0], 100).await.unwrap().len(),
+        10
+    );
+}
