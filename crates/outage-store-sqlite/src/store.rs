@@ -4,7 +4,10 @@
 //! process never wait on each other inside SQLite; a pool of **reader** connections serves
 //! queries concurrently with it (WAL mode). Multi-statement writes run in `BEGIN IMMEDIATE`
 //! transactions, so a second process writing the same file (the CLI next to a running server)
-//! waits on `busy_timeout` instead of failing on a read-to-write lock upgrade.
+//! waits on `busy_timeout` instead of failing on a read-to-write lock upgrade. WAL checkpoints
+//! (copying the WAL back into the main file, with its fsyncs) run on a background connection
+//! of their own after every heartbeat batch, so they never hold up the writer; the writer only
+//! checkpoints by itself if the WAL passes 64 MiB.
 //!
 //! Storage conventions (see `migrations/sqlite/0001_initial.sql`): times are INTEGER
 //! microseconds since the Unix epoch (UTC), durations INTEGER milliseconds, device counters the
