@@ -58,6 +58,8 @@ pub struct Config {
     pub notifiers: BTreeMap<String, serde_json::Value>,
     /// `[diagram]`: weekly diagram schedule.
     pub diagram: DiagramConfig,
+    /// `[renderer.<name>]`: settings of a diagram renderer plugin (optional).
+    pub renderer: BTreeMap<String, serde_json::Value>,
     /// `[admin]`: web admin panel.
     pub admin: AdminConfig,
     /// `[retention]`: how long raw data is kept.

@@ -17,7 +17,7 @@ use crate::commands::{open_store, print_json, resolve};
 /// Builds the configured diagram renderer (the `plotters` plugin).
 fn renderer(cfg: &Config) -> Result<std::sync::Arc<dyn DiagramRenderer>> {
     let d = registry::find(PluginKind::Renderer, "plotters")?;
-    let table = serde_json::Value::Null;
+    let table = cfg.renderer.get("plotters").cloned().unwrap_or_default();
     match d.factory {
         Factory::Renderer(f) => Ok(f(&PluginContext {
             config: cfg,
