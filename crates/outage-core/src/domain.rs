@@ -277,3 +277,43 @@ pub struct MessageRef {
     /// The notifier's message id.
     pub message_id: String,
 }
+
+/// A weekly diagram posted to a chat, remembered so that a restart edits it instead of posting
+/// a new one. One per `(location, notifier, chat)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagramMessage {
+    /// The location drawn.
+    pub location_id: LocationId,
+    /// Notifier that posted it (`telegram`).
+    pub notifier: String,
+    /// Chat within the notifier.
+    pub chat: String,
+    /// The notifier's message id.
+    pub message_id: String,
+    /// When the message was posted.
+    pub posted_at: DateTime<Utc>,
+    /// When it was last drawn (posted or edited).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Identifier of an API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiTokenId(pub i64);
+
+impl fmt::Display for ApiTokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A token for the read API (`outage-monitor token create`). Only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Identifier.
+    pub id: ApiTokenId,
+    /// Unique name chosen by the operator ("grafana", "home-assistant").
+    pub name: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}

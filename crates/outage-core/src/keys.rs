@@ -48,14 +48,27 @@ impl std::fmt::Debug for KeyHash {
     }
 }
 
+/// Prefix of read-API tokens (`outage-monitor token create`), so they cannot be mistaken for
+/// location keys.
+pub const TOKEN_PREFIX: &str = "omt_";
+
 /// Makes a new random location key: `om_` followed by 32 lowercase base32-like characters.
 pub fn generate_key() -> Secret {
+    random_secret(KEY_PREFIX)
+}
+
+/// Makes a new random API token: `omt_` followed by 32 lowercase base32-like characters.
+pub fn generate_token() -> Secret {
+    random_secret(TOKEN_PREFIX)
+}
+
+fn random_secret(prefix: &str) -> Secret {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
     let body: String = (0..32)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
-    Secret::new(format!("{KEY_PREFIX}{body}"))
+    Secret::new(format!("{prefix}{body}"))
 }
 
 #[cfg(test)]

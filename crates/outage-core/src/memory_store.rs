@@ -40,6 +40,8 @@ struct Inner {
     outbox: BTreeMap<OutboxId, OutboxRow>,
     refs: Vec<(EventId, MessageRef)>,
     alive_at: Option<DateTime<Utc>>,
+    diagrams: BTreeMap<(LocationId, String, String), DiagramMessage>,
+    tokens: BTreeMap<ApiTokenId, (ApiToken, KeyHash)>,
 }
 
 impl Inner {
@@ -193,7 +195,75 @@ impl StatusStore for MemoryStore {
         g.events.retain(|_, e| e.location_id != id);
         g.refs.retain(|(e, _)| !gone.contains(e));
         g.outbox.retain(|_, r| r.item.alert.location_id != id);
+        g.diagrams.retain(|(l, _, _), _| *l != id);
         Ok(existed)
+    }
+
+    async fn diagram_messages(&self) -> Result<Vec<DiagramMessage>, StoreError> {
+        Ok(self.lock().diagrams.values().cloned().collect())
+    }
+
+    async fn save_diagram_message(&self, m: &DiagramMessage) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.locations.contains_key(&m.location_id) {
+            return Err(not_found(format!("location {}", m.location_id)));
+        }
+        let key = (m.location_id, m.notifier.clone(), m.chat.clone());
+        g.diagrams.insert(key, m.clone());
+        Ok(())
+    }
+
+    async fn delete_diagram_message(
+        &self,
+        location: LocationId,
+        notifier: &str,
+        chat: &str,
+    ) -> Result<bool, StoreError> {
+        let key = (location, notifier.to_string(), chat.to_string());
+        Ok(self.lock().diagrams.remove(&key).is_some())
+    }
+
+    async fn create_api_token(
+        &self,
+        name: &str,
+        hash: KeyHash,
+        at: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError> {
+        let mut g = self.lock();
+        if g.tokens.values().any(|(t, _)| t.name == name) {
+            return Err(StoreError::Conflict(format!(
+                "an API token named {name:?} already exists"
+            )));
+        }
+        let token = ApiToken {
+            id: ApiTokenId(g.id()),
+            name: name.to_string(),
+            created_at: at,
+        };
+        g.tokens.insert(token.id, (token.clone(), hash));
+        Ok(token)
+    }
+
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .map(|(t, _)| t.clone())
+            .collect())
+    }
+
+    async fn find_api_token(&self, hash: &KeyHash) -> Result<Option<ApiToken>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .find(|(_, h)| h.ct_eq(hash))
+            .map(|(t, _)| t.clone()))
+    }
+
+    async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
+        Ok(self.lock().tokens.remove(&id).is_some())
     }
 
     async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError> {

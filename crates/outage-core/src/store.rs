@@ -340,6 +340,38 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
         outbox_before: DateTime<Utc>,
     ) -> Result<PruneStats, StoreError>;
 
+    /// Every stored diagram message, ordered by location, notifier and chat.
+    async fn diagram_messages(&self) -> Result<Vec<DiagramMessage>, StoreError>;
+
+    /// Inserts or replaces the diagram message of `(location_id, notifier, chat)`.
+    /// `NotFound` when the location does not exist.
+    async fn save_diagram_message(&self, m: &DiagramMessage) -> Result<(), StoreError>;
+
+    /// Forgets the diagram message of `(location, notifier, chat)`; `true` when one existed.
+    async fn delete_diagram_message(
+        &self,
+        location: LocationId,
+        notifier: &str,
+        chat: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a new read-API token with a unique `name` (`Conflict` when taken).
+    async fn create_api_token(
+        &self,
+        name: &str,
+        hash: KeyHash,
+        at: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// Every API token, oldest first.
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// The token with this hash, if any.
+    async fn find_api_token(&self, hash: &KeyHash) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Deletes a token; `true` when it existed. Requests with it fail from then on.
+    async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError>;
+
     /// Writes a consistent copy of the database to `path` (SQLite: `VACUUM INTO`).
     async fn backup(&self, _path: &std::path::Path) -> Result<(), StoreError> {
         Err(StoreError::Unsupported("backup"))

@@ -21,8 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use outage_core::domain::{
-    Cause, DeviceFacts, EventId, Heartbeat, IntervalKind, Location, LocationId, LocationPatch,
-    MessageRef, NewLocation, PowerEvent, StateInterval, Status,
+    ApiToken, ApiTokenId, Cause, DeviceFacts, DiagramMessage, EventId, Heartbeat, IntervalKind,
+    Location, LocationId, LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval,
+    Status,
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::Alert;
@@ -994,6 +995,117 @@ impl StatusStore for SqliteStore {
         Ok(stats)
     }
 
+    async fn diagram_messages(&self) -> Result<Vec<DiagramMessage>, StoreError> {
+        let rows: Vec<DiagramRow> = sqlx::query_as(
+            "SELECT location_id, notifier, chat, message_id, posted_at, updated_at \
+             FROM diagram_messages ORDER BY location_id, notifier, chat",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.e())?;
+        rows.into_iter().map(DiagramRow::into_message).collect()
+    }
+
+    async fn save_diagram_message(&self, m: &DiagramMessage) -> Result<(), StoreError> {
+        // One statement: the location check and the upsert cannot be torn apart by a delete.
+        let done = sqlx::query(
+            "INSERT INTO diagram_messages \
+               (location_id, notifier, chat, message_id, posted_at, updated_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM locations WHERE id = ?1) \
+             ON CONFLICT (location_id, notifier, chat) DO UPDATE SET \
+               message_id = excluded.message_id, posted_at = excluded.posted_at, \
+               updated_at = excluded.updated_at",
+        )
+        .bind(m.location_id.0)
+        .bind(m.notifier.as_str())
+        .bind(m.chat.as_str())
+        .bind(m.message_id.as_str())
+        .bind(ts(m.posted_at))
+        .bind(ts(m.updated_at))
+        .execute(&self.writer)
+        .await
+        .map_err(self.e())?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(format!("location {}", m.location_id)));
+        }
+        Ok(())
+    }
+
+    async fn delete_diagram_message(
+        &self,
+        location: LocationId,
+        notifier: &str,
+        chat: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM diagram_messages WHERE location_id = ? AND notifier = ? AND chat = ?",
+        )
+        .bind(location.0)
+        .bind(notifier)
+        .bind(chat)
+        .execute(&self.writer)
+        .await
+        .map_err(self.e())?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_api_token(
+        &self,
+        name: &str,
+        hash: KeyHash,
+        at: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError> {
+        let created_at = ts(at);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(hash.to_hex())
+        .bind(created_at)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| token_conflict(self.err(e), name))?;
+        // Return what was stored (the time at the stored precision).
+        Ok(ApiToken {
+            id: ApiTokenId(id),
+            name: name.to_string(),
+            created_at: time(created_at, "api_tokens.created_at")?,
+        })
+    }
+
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let rows: Vec<TokenRow> =
+            sqlx::query_as("SELECT id, name, hash, created_at FROM api_tokens ORDER BY id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(self.e())?;
+        rows.into_iter()
+            .map(|r| r.into_token().map(|(t, _)| t))
+            .collect()
+    }
+
+    async fn find_api_token(&self, hash: &KeyHash) -> Result<Option<ApiToken>, StoreError> {
+        let row: Option<TokenRow> =
+            sqlx::query_as("SELECT id, name, hash, created_at FROM api_tokens WHERE hash = ?")
+                .bind(hash.to_hex())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(self.e())?;
+        let Some(row) = row else { return Ok(None) };
+        let (token, stored) = row.into_token()?;
+        // The index found it; the final comparison is constant-time, as for location keys.
+        Ok(stored.ct_eq(hash).then_some(token))
+    }
+
+    async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+            .bind(id.0)
+            .execute(&self.writer)
+            .await
+            .map_err(self.e())?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
         let shown = path.display();
         if path.exists() {
@@ -1330,6 +1442,54 @@ impl OutboxRow {
     }
 }
 
+#[derive(FromRow)]
+struct DiagramRow {
+    location_id: i64,
+    notifier: String,
+    chat: String,
+    message_id: String,
+    posted_at: i64,
+    updated_at: i64,
+}
+
+impl DiagramRow {
+    fn into_message(self) -> Result<DiagramMessage, StoreError> {
+        Ok(DiagramMessage {
+            location_id: LocationId(self.location_id),
+            notifier: self.notifier,
+            chat: self.chat,
+            message_id: self.message_id,
+            posted_at: time(self.posted_at, "diagram_messages.posted_at")?,
+            updated_at: time(self.updated_at, "diagram_messages.updated_at")?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    hash: String,
+    created_at: i64,
+}
+
+impl TokenRow {
+    /// The token and its stored hash.
+    fn into_token(self) -> Result<(ApiToken, KeyHash), StoreError> {
+        let id = self.id;
+        let hash = KeyHash::from_hex(&self.hash)
+            .ok_or_else(|| corrupt(format!("api_tokens.hash of token {id}")))?;
+        Ok((
+            ApiToken {
+                id: ApiTokenId(id),
+                name: self.name,
+                created_at: time(self.created_at, "api_tokens.created_at")?,
+            },
+            hash,
+        ))
+    }
+}
+
 /// A time as stored: microseconds since the Unix epoch. Every `DateTime<Utc>` fits in an i64.
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -1371,6 +1531,20 @@ fn name_conflict(e: StoreError, name: &str) -> StoreError {
     match e {
         StoreError::Conflict(_) => {
             StoreError::Conflict(format!("a location named `{name}` already exists"))
+        }
+        other => other,
+    }
+}
+
+/// A UNIQUE violation on `api_tokens` is the name, or (with ~160-bit tokens, only if the same
+/// token is stored twice) the hash.
+fn token_conflict(e: StoreError, name: &str) -> StoreError {
+    match e {
+        StoreError::Conflict(msg) if msg.contains("api_tokens.hash") => {
+            StoreError::Conflict("an API token with this hash already exists".into())
+        }
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("an API token named `{name}` already exists"))
         }
         other => other,
     }

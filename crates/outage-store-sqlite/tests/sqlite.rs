@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use outage_core::domain::{
-    Cause, DeviceFacts, Heartbeat, IntervalKind, LocationId, NewLocation, Status,
+    Cause, DeviceFacts, DiagramMessage, Heartbeat, IntervalKind, LocationId, NewLocation, Status,
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::{Alert, AlertKind};
@@ -459,6 +459,101 @@ async fn migrations_are_idempotent() {
         .unwrap();
     let files = std::fs::read_dir(migrations_dir()).unwrap().count() as i64;
     assert_eq!(applied, files, "each migration recorded once");
+}
+
+/// A database written before migration 0002 (only 0001 applied, with data in it) opens with the
+/// current store: 0002 is applied on top, nothing is lost, and the new tables work.
+#[tokio::test]
+async fn a_version_1_database_migrates_forward() {
+    let dir = tempdir();
+    let v1 = dir.path().join("migrations-v1");
+    ok(
+        std::fs::create_dir(&v1),
+        "create the v1 migrations directory",
+    );
+    ok(
+        std::fs::copy(
+            migrations_dir().join("0001_initial.sql"),
+            v1.join("0001_initial.sql"),
+        ),
+        "copy 0001_initial.sql",
+    );
+    let path = dir.path().join("outage.db");
+    {
+        let mut c = ok(
+            SqliteConnection::connect_with(
+                &SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
+            .await,
+            "create the v1 database",
+        );
+        let v1_migrator = ok(
+            sqlx::migrate::Migrator::new(v1.as_path()).await,
+            "read the v1 migrations",
+        );
+        ok(v1_migrator.run(&mut c).await, "apply 0001 only");
+        ok(c.close().await, "close the v1 connection");
+    }
+    // Data written by the v1 schema (`open` does not migrate).
+    let (home, ev) = {
+        let store = ok(
+            SqliteStore::open(&SqliteConfig::file(&path)).await,
+            "open the v1 database",
+        );
+        let home = store
+            .create_location(&new_location("Home"), KeyHash::of("key"), t(0))
+            .await
+            .unwrap();
+        let ev = store
+            .apply_transition(&outage(home.id, t(20)))
+            .await
+            .unwrap();
+        store.close().await;
+        (home, ev)
+    };
+    let before: Vec<String> = schema(&path).await.into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !before
+            .iter()
+            .any(|n| n == "diagram_messages" || n == "api_tokens"),
+        "the v1 database has no v2 tables: {before:?}"
+    );
+
+    let store = open(&path).await; // migrates
+    let rec = store.get_location(home.id).await.unwrap().unwrap();
+    assert_eq!(rec.location, home, "the location survived the migration");
+    assert_eq!(rec.runtime.open_event.map(|e| e.id), ev, "and its outage");
+    assert_eq!(
+        store.claim_notifications(t(100), 10).await.unwrap().len(),
+        1
+    );
+    let msg = DiagramMessage {
+        location_id: home.id,
+        notifier: "telegram".into(),
+        chat: "-100".into(),
+        message_id: "42".into(),
+        posted_at: t(30),
+        updated_at: t(30),
+    };
+    store.save_diagram_message(&msg).await.unwrap();
+    assert_eq!(store.diagram_messages().await.unwrap(), vec![msg]);
+    let token = store
+        .create_api_token("grafana", KeyHash::of("omt_x"), t(40))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_api_token(&KeyHash::of("omt_x")).await.unwrap(),
+        Some(token)
+    );
+    let mut c = raw(&path).await;
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(versions, vec![1, 2], "0001 kept, 0002 applied once");
 }
 
 fn migrations_dir() -> PathBuf {

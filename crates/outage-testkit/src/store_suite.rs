@@ -40,8 +40,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use outage_core::domain::{
-    Cause, DeviceFacts, EventId, Heartbeat, IntervalKind, Location, LocationId, LocationPatch,
-    MessageRef, NewLocation, PowerEvent, StateInterval, Status,
+    Cause, DeviceFacts, DiagramMessage, EventId, Heartbeat, IntervalKind, Location, LocationId,
+    LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval, Status,
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::{Alert, AlertKind};
@@ -101,6 +101,11 @@ macro_rules! store_suite {
             completing_a_notification_remembers_where_it_went,
             a_permanent_failure_marks_the_row_failed,
             next_due_and_stats_follow_the_outbox,
+            diagram_messages_are_saved_replaced_and_deleted,
+            a_diagram_message_needs_its_location,
+            deleting_a_location_removes_its_diagram_messages,
+            api_tokens_are_created_found_and_listed_oldest_first,
+            a_revoked_api_token_is_gone,
             prune_deletes_old_beats_and_finished_outbox_rows,
             a_batch_of_transitions_is_all_or_nothing,
             times_keep_millisecond_precision,
@@ -2039,6 +2044,274 @@ pub async fn next_due_and_stats_follow_the_outbox(store: Arc<dyn StatusStore>) {
             failed: 1
         }
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagram messages and API tokens
+
+fn diagram(
+    loc: LocationId,
+    notifier: &str,
+    chat: &str,
+    message_id: &str,
+    posted_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> DiagramMessage {
+    DiagramMessage {
+        location_id: loc,
+        notifier: notifier.into(),
+        chat: chat.into(),
+        message_id: message_id.into(),
+        posted_at,
+        updated_at,
+    }
+}
+
+/// Diagram messages of two locations and chats are saved and listed by location, notifier and
+/// chat; saving the same `(location, notifier, chat)` again replaces the message id and times
+/// instead of adding a row; deleting one returns `true`, then `false`, and leaves the others.
+pub async fn diagram_messages_are_saved_replaced_and_deleted(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    assert!(
+        must(s.diagram_messages().await, "list an empty store").is_empty(),
+        "a fresh store has no diagram messages"
+    );
+    let home = add(s, "Home").await;
+    let dacha = add(s, "Dacha").await;
+    // Saved out of order, so the listing order has to come from the store.
+    let d_tg = diagram(dacha.id, "telegram", "-100", "7", at(5), at(5));
+    let h_tg_b = diagram(home.id, "telegram", "-200", "12", at(3), at(4));
+    let h_tg_a = diagram(home.id, "telegram", "-100", "11", at(1), at_ms(2_001));
+    let h_con = diagram(home.id, "console", "stdout", "c1", at(2), at(2));
+    for m in [&d_tg, &h_tg_b, &h_tg_a, &h_con] {
+        must(
+            s.save_diagram_message(m).await,
+            &format!("save {} {}", m.notifier, m.chat),
+        );
+    }
+    assert_eq!(
+        must(s.diagram_messages().await, "list"),
+        vec![h_con.clone(), h_tg_a.clone(), h_tg_b.clone(), d_tg.clone()],
+        "listed by location, notifier and chat, with every field as saved"
+    );
+
+    // A redraw posted anew: same key, new message id and times.
+    let redrawn = diagram(home.id, "telegram", "-100", "99", at(600), at_ms(600_500));
+    must(s.save_diagram_message(&redrawn).await, "save again");
+    assert_eq!(
+        must(s.diagram_messages().await, "list after the upsert"),
+        vec![h_con.clone(), redrawn.clone(), h_tg_b.clone(), d_tg.clone()],
+        "the second save replaced the first instead of adding a row"
+    );
+
+    assert!(
+        must(
+            s.delete_diagram_message(home.id, "telegram", "-100").await,
+            "delete"
+        ),
+        "deleting an existing diagram message returns true"
+    );
+    assert!(
+        !must(
+            s.delete_diagram_message(home.id, "telegram", "-100").await,
+            "delete again"
+        ),
+        "deleting it again returns false"
+    );
+    assert!(
+        !must(
+            s.delete_diagram_message(dacha.id, "telegram", "-200").await,
+            "delete a key that was never saved"
+        ),
+        "a (location, notifier, chat) that was never saved is not there to delete"
+    );
+    assert_eq!(
+        must(s.diagram_messages().await, "list after the delete"),
+        vec![h_con, h_tg_b, d_tg],
+        "only the deleted message is gone"
+    );
+}
+
+/// A diagram message of a location that does not exist is refused with `NotFound`, and nothing
+/// is stored.
+pub async fn a_diagram_message_needs_its_location(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let home = add(s, "Home").await;
+    let unknown = LocationId(home.id.0 + 1000);
+    match s
+        .save_diagram_message(&diagram(unknown, "telegram", "-100", "1", at(0), at(0)))
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("a diagram of an unknown location must be NotFound, got {other:?}"),
+    }
+    assert!(
+        must(s.diagram_messages().await, "list").is_empty(),
+        "the refused message was not stored"
+    );
+    let gone = add(s, "Gone").await;
+    assert!(must(s.delete_location(gone.id).await, "delete Gone"));
+    match s
+        .save_diagram_message(&diagram(gone.id, "telegram", "-100", "1", at(0), at(0)))
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("a diagram of a deleted location must be NotFound, got {other:?}"),
+    }
+    assert!(must(s.diagram_messages().await, "list").is_empty());
+}
+
+/// Deleting a location deletes its diagram messages and keeps those of other locations.
+pub async fn deleting_a_location_removes_its_diagram_messages(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let gone = add(s, "Old flat").await;
+    let kept = add(s, "New flat").await;
+    let kept_msg = diagram(kept.id, "telegram", "-100", "2", at(0), at(0));
+    for m in [
+        diagram(gone.id, "telegram", "-100", "1", at(0), at(0)),
+        diagram(gone.id, "telegram", "-300", "3", at(0), at(0)),
+        kept_msg.clone(),
+    ] {
+        must(s.save_diagram_message(&m).await, "save");
+    }
+    assert_eq!(must(s.diagram_messages().await, "list").len(), 3);
+    assert!(
+        must(s.delete_location(gone.id).await, "delete"),
+        "it existed"
+    );
+    assert_eq!(
+        must(s.diagram_messages().await, "list after the delete"),
+        vec![kept_msg],
+        "the deleted location's diagram messages went with it"
+    );
+    assert!(
+        !must(
+            s.delete_diagram_message(gone.id, "telegram", "-100").await,
+            "delete a message of the deleted location"
+        ),
+        "nothing of the deleted location is left to delete"
+    );
+}
+
+/// A token is created with its name and time; a second token with the same name is a
+/// `Conflict` naming it and is not stored; lookup by hash finds the token and a different
+/// hash finds nothing; tokens are listed oldest first.
+pub async fn api_tokens_are_created_found_and_listed_oldest_first(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    assert!(
+        must(s.list_api_tokens().await, "list an empty store").is_empty(),
+        "a fresh store has no tokens"
+    );
+    let grafana_hash = KeyHash::of("omt_grafana");
+    // Created in an order that is neither alphabetical nor the order of their hashes.
+    let grafana = must(
+        s.create_api_token("grafana", grafana_hash, at_ms(1_001))
+            .await,
+        "create grafana",
+    );
+    assert_eq!(grafana.name, "grafana");
+    assert_eq!(grafana.created_at, at_ms(1_001));
+    let ha = must(
+        s.create_api_token("home-assistant", KeyHash::of("omt_ha"), at(10))
+            .await,
+        "create home-assistant",
+    );
+    let backup = must(
+        s.create_api_token("backup", KeyHash::of("omt_backup"), at(20))
+            .await,
+        "create backup",
+    );
+    assert!(
+        grafana.id != ha.id && ha.id != backup.id && grafana.id != backup.id,
+        "every token gets its own id"
+    );
+
+    match s
+        .create_api_token("grafana", KeyHash::of("omt_other"), at(30))
+        .await
+    {
+        Err(StoreError::Conflict(msg)) => {
+            assert!(
+                msg.contains("grafana"),
+                "the conflict names the token: {msg}"
+            )
+        }
+        other => panic!("a duplicate token name must be a Conflict, got {other:?}"),
+    }
+    assert_eq!(
+        must(s.find_api_token(&KeyHash::of("omt_other")).await, "find"),
+        None,
+        "the refused token was not stored"
+    );
+
+    assert_eq!(
+        must(s.find_api_token(&grafana_hash).await, "find grafana"),
+        Some(grafana.clone()),
+        "the token is found by its hash"
+    );
+    assert_eq!(
+        must(s.find_api_token(&KeyHash::of("omt_ha")).await, "find ha"),
+        Some(ha.clone())
+    );
+    assert_eq!(
+        must(
+            s.find_api_token(&KeyHash::of("omt_unknown")).await,
+            "find an unknown hash"
+        ),
+        None,
+        "a different hash finds nothing"
+    );
+
+    assert_eq!(
+        must(s.list_api_tokens().await, "list"),
+        vec![grafana, ha, backup],
+        "tokens are listed oldest first, with every field as created"
+    );
+}
+
+/// Revoking a token returns `true`, then `false`; it is no longer found nor listed, the other
+/// tokens stay, and its name can be used again.
+pub async fn a_revoked_api_token_is_gone(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let hash = KeyHash::of("omt_grafana");
+    let grafana = must(
+        s.create_api_token("grafana", hash, at(0)).await,
+        "create grafana",
+    );
+    let ha = must(
+        s.create_api_token("home-assistant", KeyHash::of("omt_ha"), at(1))
+            .await,
+        "create home-assistant",
+    );
+    assert!(
+        must(s.revoke_api_token(grafana.id).await, "revoke"),
+        "revoking an existing token returns true"
+    );
+    assert!(
+        !must(s.revoke_api_token(grafana.id).await, "revoke again"),
+        "revoking it again returns false"
+    );
+    assert_eq!(
+        must(s.find_api_token(&hash).await, "find the revoked token"),
+        None,
+        "a revoked token is no longer found"
+    );
+    assert_eq!(
+        must(s.list_api_tokens().await, "list"),
+        vec![ha.clone()],
+        "only the revoked token is gone"
+    );
+    assert_eq!(
+        must(s.find_api_token(&KeyHash::of("omt_ha")).await, "find ha"),
+        Some(ha),
+        "the other token still works"
+    );
+    let again = must(
+        s.create_api_token("grafana", KeyHash::of("omt_grafana2"), at(2))
+            .await,
+        "reuse the revoked token's name",
+    );
+    assert_ne!(again.id, grafana.id, "a new token gets a new id");
 }
 
 // ---------------------------------------------------------------------------------------------
