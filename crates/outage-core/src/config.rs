@@ -405,7 +405,9 @@ fn validate_cron(expr: &str) -> Result<(), String> {
             "`{expr}` has {n} fields; use 6 (sec min hour day month weekday), e.g. \"0 0 8 * * *\""
         ));
     }
-    Ok(())
+    <cron::Schedule as std::str::FromStr>::from_str(expr)
+        .map(|_| ())
+        .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))
 }
 
 /// Reads a secret from a file, trimming the trailing newline. A relative path is looked up in
@@ -527,6 +529,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("diagram.post") && err.contains("6"), "{err}");
+        let err = Config::from_toml_str("[diagram]\nupdate = \"0 0 25 * * *\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("diagram.update") && err.contains("cron"),
+            "{err}"
+        );
         let err = Config::from_toml_str("[server]\nlisten = \"localhost\"\n")
             .unwrap_err()
             .to_string();

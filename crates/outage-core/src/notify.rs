@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::availability::IsoWeek;
 use crate::domain::{Cause, EventId, LocationId, MessageRef};
 
 /// What an alert is about.
@@ -73,6 +74,44 @@ pub enum NotifyError {
     /// Retrying cannot help (chat not found, bot blocked, bad token): give up and report.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The message to edit no longer exists (deleted in the chat). For diagrams this means
+    /// "post a new one"; for alerts the delivery worker treats it as permanent.
+    #[error("the message is gone: {0}")]
+    MessageGone(String),
+}
+
+/// A weekly diagram rendered for posting to a chat.
+#[derive(Clone, PartialEq)]
+pub struct DiagramImage {
+    /// The location drawn.
+    pub location_id: LocationId,
+    /// Its name.
+    pub location_name: String,
+    /// The ISO week drawn.
+    pub week: IsoWeek,
+    /// Monday and Sunday of that week (local dates), for the caption.
+    pub days: (NaiveDate, NaiveDate),
+    /// Time without power in the week so far.
+    pub down: chrono::TimeDelta,
+    /// Outages that started in the week so far.
+    pub outages: u32,
+    /// When it was drawn.
+    pub drawn_at: DateTime<Utc>,
+    /// The PNG.
+    pub png: Vec<u8>,
+}
+
+impl std::fmt::Debug for DiagramImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiagramImage")
+            .field("location_id", &self.location_id)
+            .field("location_name", &self.location_name)
+            .field("week", &self.week)
+            .field("down", &self.down)
+            .field("outages", &self.outages)
+            .field("png_bytes", &self.png.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the notifier knows about earlier messages of the same outage.
@@ -113,6 +152,36 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
         alert: &Alert,
         ctx: &DeliveryContext,
     ) -> Result<Option<MessageRef>, NotifyError>;
+
+    /// Whether this notifier posts weekly diagrams ([`Notifier::post_diagram`]).
+    fn posts_diagrams(&self) -> bool {
+        false
+    }
+
+    /// Posts a diagram as a new message in `chat`; returns where it went.
+    async fn post_diagram(
+        &self,
+        _chat: &str,
+        _image: &DiagramImage,
+    ) -> Result<MessageRef, NotifyError> {
+        Err(NotifyError::Permanent(format!(
+            "the {} notifier does not post diagrams",
+            self.name()
+        )))
+    }
+
+    /// Replaces the picture of a diagram message posted earlier. [`NotifyError::MessageGone`]
+    /// when it no longer exists (the scheduler then posts a new one).
+    async fn update_diagram(
+        &self,
+        _message: &MessageRef,
+        _image: &DiagramImage,
+    ) -> Result<(), NotifyError> {
+        Err(NotifyError::Permanent(format!(
+            "the {} notifier does not post diagrams",
+            self.name()
+        )))
+    }
 }
 
 /// A list of notifiers is itself a notifier: it delivers to each in turn and fails with the

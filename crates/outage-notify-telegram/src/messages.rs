@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
-use outage_core::notify::Alert;
+use outage_core::notify::{Alert, DiagramImage};
 use outage_core::render::Language;
 
 use crate::config::Style;
@@ -292,6 +292,52 @@ impl Templates {
             true => format!("✅ {n} — тестове повідомлення: сповіщення в Telegram працюють"),
         }
     }
+
+    /// Caption of a weekly diagram: the location, the dates, the time without power so far
+    /// and when it was drawn.
+    pub fn diagram_caption(&self, d: &DiagramImage) -> String {
+        let n = format!("<b>{}</b>", escape_html(&d.location_name));
+        let (mon, sun) = d.days;
+        let drawn = d.drawn_at.with_timezone(&self.tz).format("%H:%M");
+        let down = self.dur(d.down);
+        match self.language {
+            Language::En => {
+                let dates = format!(
+                    "{} {} – {} {}",
+                    mon.day(),
+                    MONTHS_EN[mon.month0() as usize],
+                    sun.day(),
+                    MONTHS_EN[sun.month0() as usize]
+                );
+                let off = match d.outages {
+                    0 => "no outages".to_string(),
+                    1 => format!("1 outage, {down} without power"),
+                    k => format!("{k} outages, {down} without power"),
+                };
+                format!(
+                    "📊 {n} — week {} ({dates})\n{off} · updated {drawn}",
+                    d.week.week()
+                )
+            }
+            Language::Uk => {
+                let dates = format!(
+                    "{:02}.{:02}–{:02}.{:02}",
+                    mon.day(),
+                    mon.month(),
+                    sun.day(),
+                    sun.month()
+                );
+                let off = match d.outages {
+                    0 => "без відключень".to_string(),
+                    k => format!("відключень: {k}, без світла {down}"),
+                };
+                format!(
+                    "📊 {n} — тиждень {} ({dates})\n{off} · оновлено {drawn}",
+                    d.week.week()
+                )
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -456,5 +502,37 @@ mod tests {
         let t = Templates::new(Language::En, chrono_tz::UTC, Style::Compact);
         let a = alert(AlertKind::Outage, "Home");
         assert_eq!(t.outage(&a), "🔴 <b>Home</b> — power is off since 12:02");
+    }
+
+    #[test]
+    fn diagram_captions_in_both_languages() {
+        let img = DiagramImage {
+            location_id: LocationId(1),
+            location_name: "Дім <b>&".into(),
+            week: "2026-W48".parse().unwrap(),
+            days: (
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(),
+            ),
+            down: TimeDelta::minutes(134),
+            outages: 2,
+            drawn_at: at(15, 0),
+            png: vec![],
+        };
+        assert_eq!(
+            en().diagram_caption(&img),
+            "📊 <b>Дім &lt;b&gt;&amp;</b> — week 48 (23 Nov – 29 Nov)\n2 outages, 2 h 14 min without power · updated 15:00"
+        );
+        assert_eq!(
+            uk().diagram_caption(&img),
+            "📊 <b>Дім &lt;b&gt;&amp;</b> — тиждень 48 (23.11–29.11)\nвідключень: 2, без світла 2 год 14 хв · оновлено 15:00"
+        );
+        let quiet = DiagramImage {
+            outages: 0,
+            down: TimeDelta::zero(),
+            ..img
+        };
+        assert!(en().diagram_caption(&quiet).contains("no outages"));
+        assert!(uk().diagram_caption(&quiet).contains("без відключень"));
     }
 }

@@ -29,11 +29,13 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono_tz::Tz;
 use outage_core::domain::MessageRef;
-use outage_core::notify::{Alert, AlertKind, DeliveryContext, Notifier, NotifyError};
+use outage_core::notify::{Alert, AlertKind, DeliveryContext, DiagramImage, Notifier, NotifyError};
 use outage_core::registry::{PluginContext, PluginError};
 use outage_core::render::Language;
 
-use crate::api::{ApiError, BotApi, EditMessageText, HTML, Message, ReplyParameters, SendMessage};
+use crate::api::{
+    ApiError, BotApi, EditMessageText, HTML, Message, ReplyParameters, SendMessage, Upload,
+};
 use crate::config::{ChatId, SECTION, TelegramConfig};
 use crate::messages::Templates;
 
@@ -265,4 +267,69 @@ impl Notifier for TelegramNotifier {
             }
         }
     }
+
+    fn posts_diagrams(&self) -> bool {
+        true
+    }
+
+    /// `sendPhoto` (silent: a daily chart should not ring phones).
+    async fn post_diagram(
+        &self,
+        chat: &str,
+        img: &DiagramImage,
+    ) -> Result<MessageRef, NotifyError> {
+        let chat_id = ChatId::parse(chat)
+            .map_err(|e| NotifyError::Permanent(format!("cannot post to the chat: {e}")))?;
+        let caption = self.templates.diagram_caption(img);
+        let m = self
+            .api
+            .send_photo(
+                &chat_id,
+                Upload::png(diagram_file_name(img), img.png.clone()),
+                Some(&caption),
+                Some(HTML),
+            )
+            .await
+            .map_err(|e| e.to_notify_error(&chat_id))?;
+        Ok(MessageRef {
+            notifier: NAME.into(),
+            chat: chat.to_string(),
+            message_id: m.message_id.to_string(),
+        })
+    }
+
+    /// `editMessageMedia` with the new picture and caption; "not modified" is success and a
+    /// deleted message is [`NotifyError::MessageGone`].
+    async fn update_diagram(
+        &self,
+        msg: &MessageRef,
+        img: &DiagramImage,
+    ) -> Result<(), NotifyError> {
+        let chat_id = ChatId::parse(&msg.chat)
+            .map_err(|e| NotifyError::Permanent(format!("cannot post to the chat: {e}")))?;
+        let id: i64 = msg.message_id.parse().map_err(|_| {
+            NotifyError::MessageGone(format!("{:?} is not a Telegram message id", msg.message_id))
+        })?;
+        let caption = self.templates.diagram_caption(img);
+        let r = self
+            .api
+            .edit_message_media(
+                &chat_id,
+                id,
+                Upload::png(diagram_file_name(img), img.png.clone()),
+                Some(&caption),
+                Some(HTML),
+            )
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_modified() => Ok(()),
+            Err(e) if e.is_message_gone() => Err(NotifyError::MessageGone(e.to_string())),
+            Err(e) => Err(e.to_notify_error(&chat_id)),
+        }
+    }
+}
+
+fn diagram_file_name(img: &DiagramImage) -> String {
+    format!("week-{}-{}.png", img.week, img.location_id)
 }

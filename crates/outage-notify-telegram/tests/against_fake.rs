@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use outage_core::domain::MessageRef;
-use outage_core::notify::{Alert, AlertKind, DeliveryContext, Notifier, NotifyError};
+use outage_core::notify::{Alert, AlertKind, DeliveryContext, DiagramImage, Notifier, NotifyError};
 use outage_core::render::Language;
 use outage_core::secret::Secret;
 use outage_core::{Cause, EventId, LocationId};
@@ -600,5 +600,67 @@ async fn photos_are_posted_replaced_and_deleted() {
     assert!(fake.messages(CHAT_KEY).is_empty());
     let e = api.delete_message(&chat, m.message_id).await.unwrap_err();
     assert!(e.is_message_gone(), "{e:?}");
+    fake.assert_all_valid();
+}
+
+#[tokio::test]
+async fn diagrams_are_posted_silently_edited_in_place_and_gone_ones_reported() {
+    let fake = FakeTelegram::start().unwrap();
+    let n = notifier_with(&fake, Language::Uk, Duration::from_secs(5));
+    assert!(n.posts_diagrams());
+    let img = |bytes: &[u8], outages| DiagramImage {
+        location_id: LocationId(7),
+        location_name: "Дача & <друзі>".into(),
+        week: "2026-W48".parse().unwrap(),
+        days: (
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(),
+        ),
+        down: TimeDelta::minutes(90),
+        outages,
+        drawn_at: at(15, 0),
+        png: bytes.to_vec(),
+    };
+    let r = n
+        .post_diagram(CHAT_KEY, &img(b"\x89PNG\r\n\x1a\none", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.notifier.as_str(), r.chat.as_str()),
+        ("telegram", CHAT_KEY)
+    );
+    let id: i64 = r.message_id.parse().unwrap();
+    let posted = fake.message(CHAT_KEY, id).unwrap();
+    assert_eq!(
+        posted.photo.as_ref().unwrap().bytes,
+        b"\x89PNG\r\n\x1a\none"
+    );
+    let caption = posted.caption.unwrap();
+    assert!(
+        caption.starts_with("📊 Дача & <друзі> — тиждень 48"),
+        "{caption}"
+    );
+    assert!(
+        caption.contains("відключень: 1, без світла 1 год 30 хв"),
+        "{caption}"
+    );
+
+    n.update_diagram(&r, &img(b"\x89PNG\r\n\x1a\ntwo", 2))
+        .await
+        .unwrap();
+    let edited = fake.message(CHAT_KEY, id).unwrap();
+    assert_eq!(edited.photo.unwrap().bytes, b"\x89PNG\r\n\x1a\ntwo");
+    assert_eq!(fake.messages(CHAT_KEY).len(), 1, "edited in place");
+
+    assert!(fake.delete_message(CHAT_KEY, id));
+    let e = n
+        .update_diagram(&r, &img(b"\x89PNG\r\n\x1a\nthree", 2))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, NotifyError::MessageGone(_)), "{e:?}");
+    assert_eq!(
+        methods(&fake),
+        ["sendPhoto", "editMessageMedia", "editMessageMedia"]
+    );
     fake.assert_all_valid();
 }

@@ -130,7 +130,7 @@ impl Worker {
                     .retry_notification(item.id, now + td(delay), &e)
                     .await
             }
-            Err(NotifyError::Permanent(e)) => {
+            Err(NotifyError::Permanent(e) | NotifyError::MessageGone(e)) => {
                 self.metrics.notification_failed();
                 tracing::error!(notifier = %item.notifier, chat = %item.chat, error = %e, "delivery failed permanently; giving up on this notification");
                 self.store.fail_notification(item.id, &e).await
