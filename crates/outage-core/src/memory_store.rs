@@ -394,6 +394,25 @@ impl StatusStore for MemoryStore {
         Ok(out)
     }
 
+    async fn claim_queue(
+        &self,
+        notifier: &str,
+        chat: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let g = self.lock();
+        Ok(g.outbox
+            .values()
+            .filter(|r| {
+                r.state == RowState::Pending && r.item.notifier == notifier && r.item.chat == chat
+            })
+            .take_while(|r| r.next_attempt_at <= now)
+            .take(limit as usize)
+            .map(|r| r.item.clone())
+            .collect())
+    }
+
     async fn complete_notification(
         &self,
         id: OutboxId,

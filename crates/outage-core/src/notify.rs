@@ -52,6 +52,14 @@ pub struct Alert {
     pub at: DateTime<Utc>,
 }
 
+impl AlertKind {
+    /// Alerts that may be grouped into one message when several arrive together: the ones that
+    /// ring phones about a change of power. Edits and one-off messages are never grouped.
+    pub fn groups_in_bursts(self) -> bool {
+        matches!(self, AlertKind::Outage | AlertKind::Restored)
+    }
+}
+
 impl Alert {
     /// Outage duration as known at `now` (until `ended_at` when it ended).
     pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::TimeDelta> {
@@ -152,6 +160,27 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
         alert: &Alert,
         ctx: &DeliveryContext,
     ) -> Result<Option<MessageRef>, NotifyError>;
+
+    /// Burst grouping. `Some(window)`: after a message went to a chat, further outage and
+    /// restore alerts for that chat wait until `window` has passed and then go out together
+    /// through [`Notifier::deliver_burst`] — the first alert of a burst is never delayed, the
+    /// rest arrive as one message listing them. `None` (the default): one message per alert.
+    fn burst_window(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Delivers several outage/restore alerts for one chat as one message (see
+    /// [`Notifier::burst_window`]). Returns one result per alert, in order: where later alerts
+    /// about the same event should look. Only called with two or more alerts.
+    async fn deliver_burst(
+        &self,
+        _alerts: &[(Alert, DeliveryContext)],
+    ) -> Result<Vec<Option<MessageRef>>, NotifyError> {
+        Err(NotifyError::Permanent(format!(
+            "the {} notifier does not group alerts",
+            self.name()
+        )))
+    }
 
     /// Whether this notifier posts weekly diagrams ([`Notifier::post_diagram`]).
     fn posts_diagrams(&self) -> bool {

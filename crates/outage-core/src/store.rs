@@ -303,6 +303,17 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
+    /// The due pending rows of one `(notifier, chat)` queue, from its head on, in insertion
+    /// order and stopping at the first row that is not due (at most `limit`). The delivery
+    /// worker uses it to send a burst of alerts as one message.
+    async fn claim_queue(
+        &self,
+        notifier: &str,
+        chat: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
     /// Marks a row delivered and remembers where the message went (for later edits/replies).
     async fn complete_notification(
         &self,

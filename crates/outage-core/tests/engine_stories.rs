@@ -50,8 +50,11 @@ impl World {
     }
 
     async fn with_store(store: Arc<MemoryStore>, rules: Rules) -> World {
+        Self::with_recorder(store, RecordingNotifier::new("rec"), rules).await
+    }
+
+    async fn with_recorder(store: Arc<MemoryStore>, rec: RecordingNotifier, rules: Rules) -> World {
         let clock = TokioClock::starting_at(outage_testkit::t0());
-        let rec = RecordingNotifier::new("rec");
         let (engine, tasks) = start(&store, &rec, clock, &rules).await;
         World {
             store,
@@ -635,4 +638,111 @@ async fn locations_changed_by_another_process_are_picked_up_by_the_sync() {
             .is_err()
     );
     assert!(w.engine.status_of(other.id).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_outages_in_one_chat_goes_out_as_one_message() {
+    let rec = RecordingNotifier::with_burst_window("rec", Duration::from_secs(10));
+    let w = World::with_recorder(Arc::new(MemoryStore::new()), rec, World::quiet()).await;
+    let ids = [
+        w.add("Home", "k1").await,
+        w.add("Office", "k2").await,
+        w.add("Dacha", "k3").await,
+    ];
+    for k in ["k1", "k2", "k3"] {
+        w.beat(k, facts("b", 100)).await;
+    }
+    // All three stop at once: their deadlines fall together, and they queue together.
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(2)).await;
+    assert_eq!(
+        w.rec.message_sizes(),
+        vec![3],
+        "one message for three outages"
+    );
+    let alerted: Vec<LocationId> = w
+        .rec
+        .delivered()
+        .iter()
+        .map(|d| d.alert.location_id)
+        .collect();
+    assert_eq!(alerted, ids, "in the order they happened");
+    let events = w.store.list_events(&EventFilter::default()).await.unwrap();
+    assert_eq!(events.len(), 3);
+    for e in &events {
+        let refs = w.store.message_refs(e.id).await.unwrap();
+        assert_eq!(
+            refs.len(),
+            1,
+            "each event remembers the burst message: {refs:?}"
+        );
+        assert_eq!(refs[0].message_id, "burst-1");
+    }
+    assert_eq!(w.store.outbox_stats().await.unwrap().pending, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_alert_of_a_burst_is_not_delayed_and_the_rest_are_grouped() {
+    let rec = RecordingNotifier::with_burst_window("rec", Duration::from_secs(10));
+    let w = World::with_recorder(Arc::new(MemoryStore::new()), rec, World::quiet()).await;
+    for (name, key) in [
+        ("Home", "k1"),
+        ("Office", "k2"),
+        ("Dacha", "k3"),
+        ("Garage", "k4"),
+    ] {
+        w.add(name, key).await;
+    }
+    // Last beats 2 s apart, so the outages are detected 2 s apart.
+    for k in ["k1", "k2", "k3"] {
+        w.beat(k, facts("b", 100)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let start = tokio::time::Instant::now();
+    // The garage keeps beating: its alert-free life must not be disturbed.
+    let alive = beat_for(&w, "k4", "g", 100, TIMEOUT + Duration::from_secs(20));
+    let first_at = start + TIMEOUT - Duration::from_secs(6);
+    alive.await;
+    assert_eq!(w.rec.message_sizes(), vec![1, 2]);
+    let times = w.rec.attempt_times();
+    // Home's alert goes at once (its deadline + detection), the other two wait for the window
+    // that Home's message opened and then go together.
+    assert!(
+        times[0] <= first_at + Duration::from_secs(1),
+        "{:?}",
+        times[0] - first_at
+    );
+    assert_eq!(times[1], times[2]);
+    assert_eq!(times[1] - times[0], Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_burst_window_every_alert_is_its_own_message() {
+    let w = World::new(World::quiet()).await;
+    w.add("Home", "k1").await;
+    w.add("Office", "k2").await;
+    for k in ["k1", "k2"] {
+        w.beat(k, facts("b", 100)).await;
+    }
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(2)).await;
+    assert_eq!(w.rec.message_sizes(), vec![1, 1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_burst_is_retried_whole_and_delivered_once() {
+    let rec = RecordingNotifier::with_burst_window("rec", Duration::from_secs(10));
+    rec.fail_next(NotifyError::Transient("HTTP 502".into()));
+    let w = World::with_recorder(Arc::new(MemoryStore::new()), rec, World::quiet()).await;
+    w.add("Home", "k1").await;
+    w.add("Office", "k2").await;
+    for k in ["k1", "k2"] {
+        w.beat(k, facts("b", 100)).await;
+    }
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(30)).await;
+    assert_eq!(w.rec.message_sizes(), vec![2]);
+    assert_eq!(
+        w.rec.attempts().len(),
+        4,
+        "two alerts, tried twice as one burst"
+    );
+    assert_eq!(w.rec.delivered().len(), 2);
 }

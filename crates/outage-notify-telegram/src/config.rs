@@ -19,6 +19,10 @@ pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
 /// How long one Bot API call may take before it counts as failed (and is retried).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// After a message went to a chat, further outage and restore alerts for it within this window
+/// are sent together as one message (Telegram allows about 20 messages a minute in a group).
+pub const DEFAULT_BURST_WINDOW: Duration = Duration::from_secs(10);
+
 /// How much a message says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +111,12 @@ struct RawConfig {
     style: Style,
     #[serde(default = "default_timeout", with = "humantime_serde")]
     timeout: Duration,
+    #[serde(default = "default_burst_window", with = "humantime_serde")]
+    burst_window: Duration,
+}
+
+fn default_burst_window() -> Duration {
+    DEFAULT_BURST_WINDOW
 }
 
 fn default_api_base() -> String {
@@ -132,6 +142,8 @@ pub struct TelegramConfig {
     pub style: Style,
     /// Time limit of one Bot API call.
     pub timeout: Duration,
+    /// Alerts for one chat within this window after a message are grouped; zero disables.
+    pub burst_window: Duration,
 }
 
 impl fmt::Debug for TelegramConfig {
@@ -143,6 +155,7 @@ impl fmt::Debug for TelegramConfig {
             .field("language", &self.language)
             .field("style", &self.style)
             .field("timeout", &self.timeout)
+            .field("burst_window", &self.burst_window)
             .finish()
     }
 }
@@ -164,6 +177,7 @@ impl TelegramConfig {
             language: None,
             style: Style::default(),
             timeout: DEFAULT_TIMEOUT,
+            burst_window: DEFAULT_BURST_WINDOW,
         }
     }
 
@@ -198,6 +212,7 @@ impl TelegramConfig {
             language: raw.language,
             style: raw.style,
             timeout: raw.timeout,
+            burst_window: raw.burst_window,
         })
     }
 }

@@ -42,6 +42,7 @@ chat_id = -1001234567890            # a user id, a group id, or "@publicchannel"
 # language = "uk"                   # "en" or "uk"; default: monitor.language
 # style = "compact"                 # or "detailed" (adds exact times)
 # timeout = "10s"                   # per Bot API call; slower calls are retried
+# burst_window = "10s"              # alerts within it after a message go out as one; "0s": never
 "#;
 
 fn factory(ctx: &PluginContext<'_>) -> Result<Arc<dyn Notifier>, PluginError> {

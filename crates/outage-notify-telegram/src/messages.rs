@@ -44,6 +44,16 @@ pub fn human_duration(d: TimeDelta, lang: Language) -> String {
     }
 }
 
+/// "1 місце", "2 місця", "5 місць", "21 місце".
+fn uk_places(n: usize) -> String {
+    let word = match (n % 10, n % 100) {
+        (1, r) if r != 11 => "місце",
+        (2..=4, r) if !(12..=14).contains(&r) => "місця",
+        _ => "місць",
+    };
+    format!("{n} {word}")
+}
+
 const MONTHS_EN: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -293,6 +303,28 @@ impl Templates {
         }
     }
 
+    /// One message for a burst of outage and restore alerts in one chat: a header and one
+    /// compact line per alert, in the order they happened.
+    pub fn burst(&self, alerts: &[&Alert]) -> String {
+        let line = Templates {
+            style: Style::Compact,
+            ..*self
+        };
+        let header = match self.uk() {
+            false => format!("⚡ <b>Power changes at {} places</b>", alerts.len()),
+            true => format!("⚡ <b>Зміни зі світлом: {}</b>", uk_places(alerts.len())),
+        };
+        let mut out = header;
+        for a in alerts {
+            out.push('\n');
+            out.push_str(&match a.kind {
+                outage_core::AlertKind::Restored => line.restored(a),
+                _ => line.outage(a),
+            });
+        }
+        out
+    }
+
     /// Caption of a weekly diagram: the location, the dates, the time without power so far
     /// and when it was drawn.
     pub fn diagram_caption(&self, d: &DiagramImage) -> String {
@@ -534,5 +566,44 @@ mod tests {
         };
         assert!(en().diagram_caption(&quiet).contains("no outages"));
         assert!(uk().diagram_caption(&quiet).contains("без відключень"));
+    }
+
+    #[test]
+    fn a_burst_lists_every_alert_in_one_message() {
+        let mut back = alert(AlertKind::Restored, "Dacha");
+        back.ended_at = Some(at(16, 16));
+        back.at = at(16, 16);
+        let a = alert(AlertKind::Outage, "Home & <Co>");
+        assert_eq!(
+            en().burst(&[&a, &back]),
+            "⚡ <b>Power changes at 2 places</b>\n\
+             🔴 <b>Home &amp; &lt;Co&gt;</b> — power is off since 14:02\n\
+             🟢 <b>Dacha</b>: power is back at 16:16 — it was off 2 h 14 min"
+        );
+        let text = uk().burst(&[&a, &back]);
+        assert!(
+            text.starts_with("⚡ <b>Зміни зі світлом: 2 місця</b>\n🔴"),
+            "{text}"
+        );
+        assert!(text.contains("світло повернулося о 16:16"), "{text}");
+    }
+
+    #[test]
+    fn ukrainian_counts_agree_with_their_noun() {
+        let words: Vec<String> = [1, 2, 4, 5, 11, 12, 21, 22, 25].map(uk_places).to_vec();
+        assert_eq!(
+            words,
+            [
+                "1 місце",
+                "2 місця",
+                "4 місця",
+                "5 місць",
+                "11 місць",
+                "12 місць",
+                "21 місце",
+                "22 місця",
+                "25 місць"
+            ]
+        );
     }
 }

@@ -48,6 +48,7 @@ pub struct TelegramNotifier {
     api: BotApi,
     default_chat: ChatId,
     templates: Templates,
+    burst_window: std::time::Duration,
 }
 
 impl fmt::Debug for TelegramNotifier {
@@ -56,6 +57,7 @@ impl fmt::Debug for TelegramNotifier {
             .field("api", &self.api)
             .field("default_chat", &self.default_chat)
             .field("templates", &self.templates)
+            .field("burst_window", &self.burst_window)
             .finish()
     }
 }
@@ -73,6 +75,7 @@ impl TelegramNotifier {
             api,
             default_chat: config.chat_id.clone(),
             templates: Templates::new(config.language.unwrap_or(language), timezone, config.style),
+            burst_window: config.burst_window,
         })
     }
 
@@ -190,15 +193,71 @@ impl TelegramNotifier {
         let m = self.send(chat, text, None, true).await?;
         Ok(Some(self.message_ref(ctx, m.message_id)))
     }
+
+    /// Later alerts about an outage that was announced in a burst message: that message lists
+    /// other locations too, so it is never edited for one of them. Running-duration updates
+    /// are skipped; a restore or a network-only verdict is a reply to it.
+    async fn deliver_after_group(
+        &self,
+        chat: &ChatId,
+        ctx: &DeliveryContext,
+        alert: &Alert,
+        group: i64,
+    ) -> Result<Option<MessageRef>, NotifyError> {
+        let t = &self.templates;
+        let group_ref = MessageRef {
+            notifier: NAME.into(),
+            chat: ctx.chat.clone(),
+            message_id: format!("{GROUP_PREFIX}{group}"),
+        };
+        match alert.kind {
+            AlertKind::OutageUpdate => {}
+            AlertKind::Restored => {
+                self.send(chat, &t.restored(alert), Some(group), false)
+                    .await?;
+            }
+            AlertKind::NetworkRestored => {
+                self.send(chat, &t.network_only(alert), Some(group), true)
+                    .await?;
+            }
+            AlertKind::Outage | AlertKind::Paused | AlertKind::Test => {
+                let text = match alert.kind {
+                    AlertKind::Outage => t.outage(alert),
+                    AlertKind::Paused => t.paused(alert),
+                    _ => t.test(alert),
+                };
+                let m = self.send(chat, &text, None, false).await?;
+                return Ok(Some(self.message_ref(ctx, m.message_id)));
+            }
+        }
+        Ok(Some(group_ref))
+    }
 }
 
-/// The live outage message: the last ref recorded for the event.
-fn live_message(ctx: &DeliveryContext) -> Option<i64> {
-    ctx.earlier
-        .iter()
-        .rev()
-        .find(|r| r.notifier == NAME)
-        .and_then(|r| r.message_id.parse().ok())
+/// The message later alerts about an outage refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Live {
+    /// No message yet (or none this notifier can use).
+    None,
+    /// The outage's own message: edited while it lasts, replied to on restore.
+    Single(i64),
+    /// A burst message listing several locations: never edited for one of them; later alerts
+    /// reply to it instead.
+    Group(i64),
+}
+
+/// How a burst message is recorded in a [`MessageRef`], so later alerts know not to edit it.
+const GROUP_PREFIX: &str = "group:";
+
+/// The live message: the last ref recorded for the event.
+fn live_message(ctx: &DeliveryContext) -> Live {
+    let Some(r) = ctx.earlier.iter().rev().find(|r| r.notifier == NAME) else {
+        return Live::None;
+    };
+    match r.message_id.strip_prefix(GROUP_PREFIX) {
+        Some(g) => g.parse().map_or(Live::None, Live::Group),
+        None => r.message_id.parse().map_or(Live::None, Live::Single),
+    }
 }
 
 #[async_trait]
@@ -229,6 +288,13 @@ impl Notifier for TelegramNotifier {
         })?;
         let t = &self.templates;
         let live = live_message(ctx);
+        if let Live::Group(group) = live {
+            return self.deliver_after_group(&chat, ctx, alert, group).await;
+        }
+        let live = match live {
+            Live::Single(id) => Some(id),
+            _ => None,
+        };
         match alert.kind {
             AlertKind::Outage => {
                 let m = self.send(&chat, &t.outage(alert), None, false).await?;
@@ -266,6 +332,53 @@ impl Notifier for TelegramNotifier {
                 Ok(Some(self.message_ref(ctx, m.message_id)))
             }
         }
+    }
+
+    fn burst_window(&self) -> Option<std::time::Duration> {
+        Some(self.burst_window).filter(|w| !w.is_zero())
+    }
+
+    /// One message listing every alert. Restores whose outage had its own message first edit
+    /// that message to its final summary (idempotent, so a retry repeats nothing); the burst
+    /// message is then the only new message.
+    async fn deliver_burst(
+        &self,
+        alerts: &[(Alert, DeliveryContext)],
+    ) -> Result<Vec<Option<MessageRef>>, NotifyError> {
+        let Some((_, first)) = alerts.first() else {
+            return Ok(vec![]);
+        };
+        let chat = ChatId::parse(&first.chat).map_err(|e| {
+            NotifyError::Permanent(format!("cannot send to the location's chat: {e}"))
+        })?;
+        let mut keep = Vec::with_capacity(alerts.len());
+        for (alert, ctx) in alerts {
+            let live = live_message(ctx);
+            if let (AlertKind::Restored, Live::Single(id)) = (alert.kind, live) {
+                self.edit(&chat, id, &self.templates.outage_summary(alert))
+                    .await?;
+            }
+            keep.push(live);
+        }
+        let list: Vec<&Alert> = alerts.iter().map(|(a, _)| a).collect();
+        let m = self
+            .send(&chat, &self.templates.burst(&list), None, false)
+            .await?;
+        tracing::info!(%chat, message_id = m.message_id, alerts = alerts.len(), "burst of alerts sent as one message");
+        let group = MessageRef {
+            notifier: NAME.into(),
+            chat: first.chat.clone(),
+            message_id: format!("{GROUP_PREFIX}{}", m.message_id),
+        };
+        Ok(alerts
+            .iter()
+            .zip(keep)
+            .map(|((alert, ctx), live)| match (alert.kind, live) {
+                // A restore keeps pointing at the outage's own message.
+                (AlertKind::Restored, Live::Single(id)) => Some(self.message_ref(ctx, id)),
+                _ => Some(group.clone()),
+            })
+            .collect())
     }
 
     fn posts_diagrams(&self) -> bool {

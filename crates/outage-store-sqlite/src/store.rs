@@ -87,6 +87,11 @@ const CLAIM_SQL: &str = concat!(
     "WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
 );
 
+const CLAIM_QUEUE_SQL: &str = concat!(
+    "SELECT id, notifier, chat, alert, attempts, created_at, next_attempt_at FROM outbox ",
+    "WHERE status = 'pending' AND notifier = ? AND chat = ? ORDER BY id LIMIT ?"
+);
+
 const NEXT_DUE_SQL: &str = concat!(
     "SELECT MIN(o.next_attempt_at) FROM ",
     "(SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' GROUP BY notifier, chat) h ",
@@ -831,6 +836,38 @@ impl StatusStore for SqliteStore {
             .await
             .map_err(self.e())?;
         rows.into_iter().map(OutboxRow::into_item).collect()
+    }
+
+    async fn claim_queue(
+        &self,
+        notifier: &str,
+        chat: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64, i64, i64)> =
+            sqlx::query_as(CLAIM_QUEUE_SQL)
+                .bind(notifier)
+                .bind(chat)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(self.e())?;
+        let now = ts(now);
+        rows.into_iter()
+            .take_while(|r| r.6 <= now)
+            .map(|(id, notifier, chat, alert, attempts, created_at, _)| {
+                OutboxRow {
+                    id,
+                    notifier,
+                    chat,
+                    alert,
+                    attempts,
+                    created_at,
+                }
+                .into_item()
+            })
+            .collect()
     }
 
     async fn complete_notification(

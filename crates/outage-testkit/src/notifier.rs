@@ -22,6 +22,8 @@ struct State {
     attempts: Vec<Alert>,
     attempt_times: Vec<tokio::time::Instant>,
     faults: VecDeque<NotifyError>,
+    /// Sizes of the messages sent: 1 per single delivery, n per burst of n.
+    messages: Vec<usize>,
 }
 
 /// Records deliveries; queued faults are returned (one per attempt) before deliveries succeed.
@@ -29,6 +31,7 @@ struct State {
 pub struct RecordingNotifier {
     name: String,
     state: Arc<Mutex<State>>,
+    burst_window: Option<std::time::Duration>,
 }
 
 impl RecordingNotifier {
@@ -37,7 +40,21 @@ impl RecordingNotifier {
         Self {
             name: name.into(),
             state: Arc::default(),
+            burst_window: None,
         }
+    }
+
+    /// A recorder that groups bursts of alerts per chat (see `Notifier::burst_window`).
+    pub fn with_burst_window(name: &str, window: std::time::Duration) -> Self {
+        Self {
+            burst_window: Some(window),
+            ..Self::new(name)
+        }
+    }
+
+    /// How many alerts each message carried, in order (1 for a single alert).
+    pub fn message_sizes(&self) -> Vec<usize> {
+        self.lock().messages.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -91,10 +108,47 @@ impl Notifier for RecordingNotifier {
             alert: alert.clone(),
             ctx: ctx.clone(),
         });
+        g.messages.push(1);
         Ok(Some(MessageRef {
             notifier: self.name.clone(),
             chat: ctx.chat.clone(),
             message_id: g.delivered.len().to_string(),
         }))
+    }
+
+    fn burst_window(&self) -> Option<std::time::Duration> {
+        self.burst_window
+    }
+
+    async fn deliver_burst(
+        &self,
+        alerts: &[(Alert, DeliveryContext)],
+    ) -> Result<Vec<Option<MessageRef>>, NotifyError> {
+        let mut g = self.lock();
+        for (a, _) in alerts {
+            g.attempts.push(a.clone());
+            g.attempt_times.push(tokio::time::Instant::now());
+        }
+        if let Some(e) = g.faults.pop_front() {
+            return Err(e);
+        }
+        for (alert, ctx) in alerts {
+            g.delivered.push(Delivery {
+                alert: alert.clone(),
+                ctx: ctx.clone(),
+            });
+        }
+        g.messages.push(alerts.len());
+        let id = format!("burst-{}", g.messages.len());
+        Ok(alerts
+            .iter()
+            .map(|(_, ctx)| {
+                Some(MessageRef {
+                    notifier: self.name.clone(),
+                    chat: ctx.chat.clone(),
+                    message_id: id.clone(),
+                })
+            })
+            .collect())
     }
 }

@@ -98,6 +98,7 @@ macro_rules! store_suite {
             intervals_are_queried_by_overlap,
             the_outbox_hands_out_only_due_queue_heads,
             a_retried_head_blocks_its_queue_but_not_others,
+            a_queue_is_claimed_from_its_head_while_rows_are_due,
             completing_a_notification_remembers_where_it_went,
             a_permanent_failure_marks_the_row_failed,
             next_due_and_stats_follow_the_outbox,
@@ -1782,6 +1783,56 @@ pub async fn the_outbox_hands_out_only_due_queue_heads(store: Arc<dyn StatusStor
         ]
     );
     assert_eq!(later[4].alert.at, at(50), "D's head goes first");
+}
+
+/// One queue is handed out from its head on, in order, while its rows are due (the delivery
+/// worker's bursts): other queues and notifiers are not included, and a head that is not due
+/// holds back everything behind it.
+pub async fn a_queue_is_claimed_from_its_head_while_rows_are_due(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let loc = add(s, "Home").await;
+    let row = |c: &str| note("telegram", c, alert(AlertKind::Outage, &loc, at(0)));
+    must(
+        s.apply_transition(&notify(
+            loc.id,
+            Status::Down,
+            vec![row("A"), row("B"), row("A"), row("A")],
+        ))
+        .await,
+        "queue rows",
+    );
+    let a = must(s.claim_queue("telegram", "A", at(0), 10).await, "queue A");
+    assert_eq!(a.len(), 3, "every due row of A, none of B: {a:?}");
+    assert!(a.iter().all(|i| i.chat == "A"));
+    assert!(a.windows(2).all(|w| w[0].id < w[1].id), "insertion order");
+    let two = must(s.claim_queue("telegram", "A", at(0), 2).await, "limit");
+    assert_eq!(ids(&two), ids(&a[..2]));
+    assert!(
+        must(
+            s.claim_queue("console", "A", at(0), 10).await,
+            "other notifier"
+        )
+        .is_empty()
+    );
+
+    must(
+        s.complete_notification(a[0].id, None, at(1)).await,
+        "deliver head",
+    );
+    must(
+        s.retry_notification(a[1].id, at(60), "timeout").await,
+        "retry the new head",
+    );
+    assert!(
+        must(s.claim_queue("telegram", "A", at(30), 10).await, "not due").is_empty(),
+        "a head that is not due holds back the rows behind it"
+    );
+    let later = must(
+        s.claim_queue("telegram", "A", at(60), 10).await,
+        "due again",
+    );
+    assert_eq!(ids(&later), vec![a[1].id, a[2].id]);
+    assert_eq!(later[0].attempts, 1);
 }
 
 /// A delivery fails and is retried later: the row's attempts grow, its queue waits for it, other

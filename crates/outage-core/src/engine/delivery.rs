@@ -29,6 +29,9 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
         .min(BACKOFF_CAP)
 }
 
+/// Most alerts sent as one burst message.
+pub const MAX_BURST: u32 = 20;
+
 pub(crate) struct Worker {
     pub store: Arc<dyn StatusStore>,
     pub notifiers: HashMap<String, Arc<dyn Notifier>>,
@@ -36,10 +39,12 @@ pub(crate) struct Worker {
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
     pub shutdown: CancellationToken,
+    /// When a message last went to each `(notifier, chat)` (for burst windows).
+    pub last_sent: HashMap<(String, String), DateTime<Utc>>,
 }
 
 impl Worker {
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         // How long to wait when the store itself fails.
         const STORE_RETRY: Duration = Duration::from_secs(1);
         loop {
@@ -60,13 +65,52 @@ impl Worker {
                 self.sleep(due).await;
                 continue;
             }
+            let mut held: Option<DateTime<Utc>> = None;
+            let mut progressed = false;
             for item in items {
                 if self.shutdown.is_cancelled() {
                     return;
                 }
-                self.deliver(item).await;
+                match self.held_until(&item) {
+                    Some(t) => held = Some(held.map_or(t, |h| h.min(t))),
+                    None => {
+                        self.deliver(item).await;
+                        progressed = true;
+                    }
+                }
+            }
+            if !progressed {
+                // Every due head waits for its chat's burst window to pass. Heads of other
+                // queues that fall due meanwhile wait at most that long too.
+                let now = self.clock.now();
+                let due = self
+                    .store
+                    .next_notification_due()
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|d| *d > now);
+                let at = match (held, due) {
+                    (Some(h), Some(d)) => Some(h.min(d)),
+                    (h, d) => h.or(d),
+                };
+                self.sleep(at).await;
             }
         }
+    }
+
+    /// Until when a groupable alert waits because its chat got a message less than the
+    /// notifier's burst window ago.
+    fn held_until(&self, item: &OutboxItem) -> Option<DateTime<Utc>> {
+        if !item.alert.kind.groups_in_bursts() {
+            return None;
+        }
+        let window = self.notifiers.get(&item.notifier)?.burst_window()?;
+        let last = self
+            .last_sent
+            .get(&(item.notifier.clone(), item.chat.clone()))?;
+        let until = *last + td(window);
+        (until > self.clock.now()).then_some(until)
     }
 
     async fn sleep(&self, until_at: Option<DateTime<Utc>>) {
@@ -83,14 +127,8 @@ impl Worker {
         }
     }
 
-    async fn deliver(&self, item: OutboxItem) {
-        let Some(notifier) = self.notifiers.get(&item.notifier) else {
-            let msg = format!("notifier `{}` is not configured any more", item.notifier);
-            tracing::error!(id = item.id.0, "{msg}");
-            let _ = self.store.fail_notification(item.id, &msg).await;
-            self.metrics.notification_failed();
-            return;
-        };
+    /// What the notifier knows about earlier messages of the item's event.
+    async fn context(&self, item: &OutboxItem) -> DeliveryContext {
         let earlier = match item.alert.event_id {
             Some(ev) => self
                 .store
@@ -102,38 +140,104 @@ impl Worker {
                 .collect(),
             None => vec![],
         };
-        let ctx = DeliveryContext {
+        DeliveryContext {
             chat: item.chat.clone(),
             earlier,
+        }
+    }
+
+    /// Delivers a queue head — together with the groupable alerts waiting behind it when the
+    /// notifier sends bursts as one message.
+    async fn deliver(&mut self, item: OutboxItem) {
+        let Some(notifier) = self.notifiers.get(&item.notifier).cloned() else {
+            let msg = format!("notifier `{}` is not configured any more", item.notifier);
+            tracing::error!(id = item.id.0, "{msg}");
+            let _ = self.store.fail_notification(item.id, &msg).await;
+            self.metrics.notification_failed();
+            return;
         };
-        let result = notifier.deliver(&item.alert, &ctx).await;
+        let mut batch = vec![item];
+        if notifier.burst_window().is_some() && batch[0].alert.kind.groups_in_bursts() {
+            let head = batch[0].id;
+            let queue = self
+                .store
+                .claim_queue(
+                    &batch[0].notifier,
+                    &batch[0].chat,
+                    self.clock.now(),
+                    MAX_BURST,
+                )
+                .await
+                .unwrap_or_default();
+            batch.extend(
+                queue
+                    .into_iter()
+                    .skip_while(|r| r.id != head)
+                    .skip(1)
+                    .take_while(|r| r.alert.kind.groups_in_bursts()),
+            );
+        }
+        let mut pairs = Vec::with_capacity(batch.len());
+        for item in &batch {
+            pairs.push((item.alert.clone(), self.context(item).await));
+        }
+        let result = if let [(alert, ctx)] = pairs.as_slice() {
+            notifier.deliver(alert, ctx).await.map(|r| vec![r])
+        } else {
+            tracing::info!(notifier = %batch[0].notifier, chat = %batch[0].chat, alerts = batch.len(), "sending a burst of alerts as one message");
+            notifier.deliver_burst(&pairs).await
+        };
         let now = self.clock.now();
-        let outcome = match result {
-            Ok(r) => {
-                self.metrics.notification_sent();
-                self.store
-                    .complete_notification(item.id, r.as_ref(), now)
-                    .await
+        if result.is_ok() {
+            self.last_sent
+                .insert((batch[0].notifier.clone(), batch[0].chat.clone()), now);
+        }
+        match result {
+            Ok(refs) => {
+                let mut refs = refs.into_iter();
+                for item in &batch {
+                    self.metrics.notification_sent();
+                    let r = refs.next().flatten();
+                    if let Err(e) = self
+                        .store
+                        .complete_notification(item.id, r.as_ref(), now)
+                        .await
+                    {
+                        tracing::error!(error = %e, id = item.id.0, "cannot record delivery outcome");
+                    }
+                }
             }
-            Err(NotifyError::RateLimited { retry_after }) => {
+            Err(err) => {
+                let jitter = rand::rng().random();
+                for item in &batch {
+                    self.failed(item, &err, now, jitter).await;
+                }
+            }
+        }
+    }
+
+    /// Records a failed attempt: retry later, or give up.
+    async fn failed(&self, item: &OutboxItem, err: &NotifyError, now: DateTime<Utc>, jitter: f64) {
+        let outcome = match err {
+            NotifyError::RateLimited { retry_after } => {
                 self.metrics.notification_retried();
                 tracing::info!(notifier = %item.notifier, ?retry_after, "rate limited");
                 self.store
-                    .retry_notification(item.id, now + td(retry_after), "rate limited")
+                    .retry_notification(item.id, now + td(*retry_after), "rate limited")
                     .await
             }
-            Err(NotifyError::Transient(e)) => {
+            NotifyError::Transient(e) => {
                 self.metrics.notification_retried();
-                let delay = backoff(item.attempts, rand::rng().random());
+                let delay = backoff(item.attempts, jitter);
                 tracing::warn!(notifier = %item.notifier, attempt = item.attempts + 1, ?delay, error = %e, "delivery failed, will retry");
                 self.store
-                    .retry_notification(item.id, now + td(delay), &e)
+                    .retry_notification(item.id, now + td(delay), e)
                     .await
             }
-            Err(NotifyError::Permanent(e) | NotifyError::MessageGone(e)) => {
+            NotifyError::Permanent(e) | NotifyError::MessageGone(e) => {
                 self.metrics.notification_failed();
                 tracing::error!(notifier = %item.notifier, chat = %item.chat, error = %e, "delivery failed permanently; giving up on this notification");
-                self.store.fail_notification(item.id, &e).await
+                self.store.fail_notification(item.id, e).await
             }
         };
         if let Err(e) = outcome {

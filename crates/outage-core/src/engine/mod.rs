@@ -255,6 +255,7 @@ impl Engine {
             metrics,
             wake: engine.inner.delivery_wake.clone(),
             shutdown: shutdown.clone(),
+            last_sent: HashMap::new(),
         };
         tasks.push(tokio::spawn(worker.run()));
         engine.inner.ready.store(true, Ordering::Release);
