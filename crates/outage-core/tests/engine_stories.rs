@@ -746,3 +746,38 @@ async fn a_failed_burst_is_retried_whole_and_delivered_once() {
     );
     assert_eq!(w.rec.delivered().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn stale_live_updates_queued_behind_an_outage_are_skipped() {
+    let w = World::new(Rules {
+        live_update_every: Duration::from_secs(60),
+        ..Rules::default()
+    })
+    .await;
+    // The notifier fails for longer than the outage lasts (backoff 2 s … 300 s).
+    for _ in 0..12 {
+        w.rec.fail_next(NotifyError::Transient("HTTP 500".into()));
+    }
+    w.add("Home", "k").await;
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    beat_for(&w, "k", "b", 5, Duration::from_secs(3600)).await;
+    let created = w
+        .rec
+        .attempts()
+        .iter()
+        .filter(|a| a.kind == AlertKind::OutageUpdate)
+        .count();
+    assert_eq!(created, 0, "no update was even attempted");
+    assert_eq!(
+        w.rec.kinds(),
+        vec![AlertKind::Outage, AlertKind::Restored],
+        "the updates queued behind the outage were overtaken by newer news"
+    );
+    let stats = w.store.outbox_stats().await.unwrap();
+    assert_eq!(stats.pending, 0);
+    assert!(
+        stats.delivered >= 8,
+        "the skipped updates count as done: {stats:?}"
+    );
+}

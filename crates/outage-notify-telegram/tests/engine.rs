@@ -1,5 +1,7 @@
 //! The notifier inside the real engine and outbox (MemoryStore), against the fake Bot API while
-//! Telegram fails: 500s for minutes, then a 429 with `retry_after = 3`.
+//! Telegram fails: 500s for minutes, then a 429 with `retry_after = 3`; and 500s for a whole
+//! hour while three locations change state, then a 429 — the backlog arrives grouped, in
+//! order, once, and not before `retry_after`.
 //!
 //! Time: tokio's clock is paused and held still (a blocking task keeps it from auto-advancing,
 //! see [`ClockHold`]), so engine time — deadlines, backoff, `retry_after` — moves only when the
@@ -66,6 +68,8 @@ struct Probe {
     clock: TokioClock,
     log: Mutex<Vec<Attempt>>,
     in_flight: AtomicUsize,
+    /// Forward the notifier's burst grouping.
+    bursts: bool,
 }
 
 #[async_trait]
@@ -92,6 +96,33 @@ impl Notifier for Probe {
             alert: alert.clone(),
             result: result.clone(),
         });
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    fn burst_window(&self) -> Option<Duration> {
+        self.inner.burst_window().filter(|_| self.bursts)
+    }
+
+    async fn deliver_burst(
+        &self,
+        alerts: &[(Alert, DeliveryContext)],
+    ) -> Result<Vec<Option<MessageRef>>, NotifyError> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let at = self.clock.now();
+        let result = self.inner.deliver_burst(alerts).await;
+        let mut log = self.log.lock().unwrap();
+        for (i, (alert, ctx)) in alerts.iter().enumerate() {
+            log.push(Attempt {
+                at,
+                chat: ctx.chat.clone(),
+                alert: alert.clone(),
+                result: result
+                    .as_ref()
+                    .map(|refs| refs.get(i).cloned().flatten())
+                    .map_err(Clone::clone),
+            });
+        }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         result
     }
@@ -167,6 +198,7 @@ async fn telegram_down_then_rate_limited_every_alert_arrives_once_and_in_order()
         clock,
         log: Mutex::default(),
         in_flight: AtomicUsize::new(0),
+        bursts: false,
     });
     let notifiers: Vec<Arc<dyn Notifier>> = vec![probe.clone()];
     let (engine, tasks) = Engine::start(
@@ -357,5 +389,197 @@ async fn telegram_down_then_rate_limited_every_alert_arrives_once_and_in_order()
         .filter(|r| r.status() == Some(200))
         .count();
     assert_eq!(sends, 3, "two outage alerts and one restore reply");
+    fake.assert_all_valid();
+}
+
+#[tokio::test(start_paused = true)]
+async fn telegram_down_for_an_hour_then_rate_limited_loses_nothing_and_groups_the_backlog() {
+    let fake = FakeTelegram::start().unwrap();
+    let hold = ClockHold::new();
+    let clock = TokioClock::starting_at(outage_testkit::t0());
+    let t0 = clock.now();
+    let store = Arc::new(MemoryStore::new());
+    let home = add(&store, "Home", None, "k-home", t0).await;
+    let office = add(&store, "Office", None, "k-office", t0).await;
+    let dacha = add(&store, "Dacha", None, "k-dacha", t0).await;
+
+    let mut cfg = TelegramConfig::new(Secret::new(fake.token()), ChatId::Id(CHAT));
+    cfg.api_base = fake.base_url();
+    cfg.timeout = Duration::from_secs(5);
+    let probe = Arc::new(Probe {
+        inner: TelegramNotifier::new(&cfg, chrono_tz::Europe::Kyiv, Language::En).unwrap(),
+        clock,
+        log: Mutex::default(),
+        in_flight: AtomicUsize::new(0),
+        bursts: true,
+    });
+    let notifiers: Vec<Arc<dyn Notifier>> = vec![probe.clone()];
+    let (engine, tasks) = Engine::start(
+        store.clone(),
+        notifiers,
+        Arc::new(clock),
+        Arc::new(Metrics::default()),
+        EngineConfig {
+            rules: Rules {
+                live_update_every: Duration::from_secs(300),
+                ..Rules::default()
+            },
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // Telegram answers 500 to everything for the first hour of engine time, then one 429.
+    const DOWN_FOR: u64 = 3600;
+    const RETRY_AFTER: u64 = 30;
+    fake.fail_next(100_000, Fault::ServerError);
+
+    // All three beat until 60 s and go dark together (outages detected at 90 s). Home's power
+    // returns at 1200 s, the office's at 2400 s; the dacha stays dark.
+    let end = 5400u64;
+    let mut recovered_at = None;
+    for s in 0..=end {
+        if s == DOWN_FOR {
+            fake.clear_faults();
+            fake.fail_next(
+                1,
+                Fault::RateLimited {
+                    retry_after: RETRY_AFTER,
+                },
+            );
+            recovered_at = Some(clock.now());
+        }
+        if s % 10 == 0 {
+            if s <= 60 || s >= 1200 {
+                let (boot, up) = if s <= 60 {
+                    ("h1", 1000 + s)
+                } else {
+                    ("h2", s - 1190)
+                };
+                engine.heartbeat_for(home, facts(boot, up)).await.unwrap();
+            }
+            if s <= 60 || s >= 2400 {
+                let (boot, up) = if s <= 60 {
+                    ("o1", 1000 + s)
+                } else {
+                    ("o2", s - 2390)
+                };
+                engine.heartbeat_for(office, facts(boot, up)).await.unwrap();
+            }
+            if s <= 60 {
+                engine
+                    .heartbeat_for(dacha, facts("d1", 1000 + s))
+                    .await
+                    .unwrap();
+            }
+        }
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle(&probe).await;
+    }
+    tasks.shutdown().await;
+    drop(hold);
+    let recovered_at = recovered_at.unwrap();
+
+    let log = probe.log.lock().unwrap().clone();
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.failed), (0, 0), "{stats:?}");
+
+    // Requests kept failing for the whole hour, with capped backoff (not a request storm).
+    let failures: Vec<&Attempt> = log.iter().filter(|a| a.result.is_err()).collect();
+    let during_outage: Vec<DateTime<Utc>> = failures
+        .iter()
+        .filter(|a| matches!(a.result, Err(NotifyError::Transient(_))))
+        .map(|a| a.at)
+        .collect();
+    let span = *during_outage.last().unwrap() - *during_outage.first().unwrap();
+    assert!(span > TimeDelta::minutes(50), "failing for {span}");
+    let mut distinct = during_outage.clone();
+    distinct.dedup();
+    assert!(
+        distinct.len() < 40,
+        "backoff capped at 5 min keeps the attempts few: {}",
+        distinct.len()
+    );
+
+    // The 429 came right after recovery; nothing was sent before its retry_after passed.
+    let limited = log
+        .iter()
+        .find(|a| matches!(a.result, Err(NotifyError::RateLimited { .. })))
+        .expect("the 429 reached the worker");
+    assert!(limited.at >= recovered_at);
+    let next = log
+        .iter()
+        .filter(|a| a.at > limited.at)
+        .map(|a| a.at)
+        .min()
+        .unwrap();
+    assert!(
+        next - limited.at >= TimeDelta::seconds(RETRY_AFTER as i64),
+        "a request {} after a 429 asking for {RETRY_AFTER} s",
+        next - limited.at
+    );
+    let fake_429 = fake
+        .requests()
+        .iter()
+        .position(|r| r.status() == Some(429))
+        .unwrap();
+    assert!(
+        fake.requests()[fake_429 + 1..]
+            .iter()
+            .all(|r| r.status() == Some(200) || r.status() == Some(400)),
+        "Telegram was healthy after the 429"
+    );
+
+    // Every alert arrived after recovery, in order, none twice.
+    let ok: Vec<&Attempt> = log.iter().filter(|a| a.result.is_ok()).collect();
+    assert!(ok.iter().all(|a| a.at >= recovered_at));
+    let kinds = |loc: LocationId| -> Vec<AlertKind> {
+        ok.iter()
+            .filter(|a| a.alert.location_id == loc && a.alert.kind != AlertKind::OutageUpdate)
+            .map(|a| a.alert.kind)
+            .collect()
+    };
+    assert_eq!(kinds(home), [AlertKind::Outage, AlertKind::Restored]);
+    assert_eq!(kinds(office), [AlertKind::Outage, AlertKind::Restored]);
+    assert_eq!(kinds(dacha), [AlertKind::Outage]);
+    let created: Vec<DateTime<Utc>> = ok.iter().map(|a| a.alert.at).collect();
+    let mut sorted = created.clone();
+    sorted.sort();
+    assert_eq!(created, sorted, "delivered in the order they happened");
+
+    // What people see: the three outages in one message, the two restores as replies to it.
+    let msgs = fake.messages(CHAT_KEY);
+    let texts: Vec<String> = msgs.iter().map(|m| m.text.clone().unwrap()).collect();
+    assert_eq!(msgs.len(), 3, "{texts:#?}");
+    assert!(
+        texts[0].starts_with("⚡ Power changes at 3 places"),
+        "{}",
+        texts[0]
+    );
+    for name in ["Home", "Office", "Dacha"] {
+        assert!(
+            texts[0].contains(&format!("🔴 {name} — power is off since")),
+            "{}",
+            texts[0]
+        );
+    }
+    assert!(
+        texts[1].starts_with("🟢 Home: power is back at"),
+        "{}",
+        texts[1]
+    );
+    assert!(texts[1].contains("it was off 18 min"), "{}", texts[1]);
+    assert!(
+        texts[2].starts_with("🟢 Office: power is back at"),
+        "{}",
+        texts[2]
+    );
+    assert_eq!(msgs[1].reply_to, Some(msgs[0].message_id));
+    assert_eq!(msgs[2].reply_to, Some(msgs[0].message_id));
+    assert!(
+        fake.requests_to("editMessageText").is_empty(),
+        "a burst message is never edited for one of its locations"
+    );
     fake.assert_all_valid();
 }

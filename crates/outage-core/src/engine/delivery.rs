@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{SharedClock, until};
 use crate::metrics::Metrics;
-use crate::notify::{DeliveryContext, Notifier, NotifyError};
+use crate::notify::{AlertKind, DeliveryContext, Notifier, NotifyError};
 use crate::store::{OutboxItem, StatusStore};
 
 /// First retry delay after a transient failure.
@@ -156,6 +156,17 @@ impl Worker {
             self.metrics.notification_failed();
             return;
         };
+        if self.superseded(&item).await {
+            tracing::debug!(id = item.id.0, event = ?item.alert.event_id, "live update superseded by a newer alert; skipped");
+            if let Err(e) = self
+                .store
+                .complete_notification(item.id, None, self.clock.now())
+                .await
+            {
+                tracing::error!(error = %e, id = item.id.0, "cannot record delivery outcome");
+            }
+            return;
+        }
         let mut batch = vec![item];
         if notifier.burst_window().is_some() && batch[0].alert.kind.groups_in_bursts() {
             let head = batch[0].id;
@@ -214,6 +225,25 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// A running-duration update with a newer alert about the same outage already waiting
+    /// behind it (the queue was blocked, e.g. Telegram was down): sending it would only be
+    /// overwritten at once, so it is skipped.
+    async fn superseded(&self, item: &OutboxItem) -> bool {
+        let (AlertKind::OutageUpdate, Some(event)) = (item.alert.kind, item.alert.event_id) else {
+            return false;
+        };
+        let queue = self
+            .store
+            .claim_queue(&item.notifier, &item.chat, self.clock.now(), 256)
+            .await
+            .unwrap_or_default();
+        queue
+            .iter()
+            .skip_while(|r| r.id != item.id)
+            .skip(1)
+            .any(|r| r.alert.event_id == Some(event))
     }
 
     /// Records a failed attempt: retry later, or give up.
