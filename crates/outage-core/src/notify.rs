@@ -161,10 +161,11 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
         ctx: &DeliveryContext,
     ) -> Result<Option<MessageRef>, NotifyError>;
 
-    /// Burst grouping. `Some(window)`: after a message went to a chat, further outage and
-    /// restore alerts for that chat wait until `window` has passed and then go out together
-    /// through [`Notifier::deliver_burst`] — the first alert of a burst is never delayed, the
-    /// rest arrive as one message listing them. `None` (the default): one message per alert.
+    /// Burst grouping. `Some(window)`: after a message went to a chat, outage and restore
+    /// alerts about *other* locations for that chat wait until `window` has passed and then go
+    /// out together through [`Notifier::deliver_burst`] — the first alert of a burst is never
+    /// delayed, the rest arrive as one message listing them. `None` (the default): one message
+    /// per alert.
     fn burst_window(&self) -> Option<Duration> {
         None
     }

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{SharedClock, until};
+use crate::domain::LocationId;
 use crate::metrics::Metrics;
 use crate::notify::{AlertKind, DeliveryContext, Notifier, NotifyError};
 use crate::store::{OutboxItem, StatusStore};
@@ -39,8 +40,9 @@ pub(crate) struct Worker {
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
     pub shutdown: CancellationToken,
-    /// When a message last went to each `(notifier, chat)` (for burst windows).
-    pub last_sent: HashMap<(String, String), DateTime<Utc>>,
+    /// When a message last went to each `(notifier, chat)`, and which locations it was about
+    /// (for burst windows).
+    pub last_sent: HashMap<(String, String), (DateTime<Utc>, Vec<LocationId>)>,
 }
 
 impl Worker {
@@ -99,16 +101,20 @@ impl Worker {
         }
     }
 
-    /// Until when a groupable alert waits because its chat got a message less than the
-    /// notifier's burst window ago.
+    /// Until when a groupable alert waits because its chat got a message about *other*
+    /// locations less than the notifier's burst window ago. (A restore right after its own
+    /// outage alert is not held: there is nothing to group it with.)
     fn held_until(&self, item: &OutboxItem) -> Option<DateTime<Utc>> {
         if !item.alert.kind.groups_in_bursts() {
             return None;
         }
         let window = self.notifiers.get(&item.notifier)?.burst_window()?;
-        let last = self
+        let (last, about) = self
             .last_sent
             .get(&(item.notifier.clone(), item.chat.clone()))?;
+        if about.contains(&item.alert.location_id) {
+            return None;
+        }
         let until = *last + td(window);
         (until > self.clock.now()).then_some(until)
     }
@@ -200,8 +206,11 @@ impl Worker {
         };
         let now = self.clock.now();
         if result.is_ok() {
-            self.last_sent
-                .insert((batch[0].notifier.clone(), batch[0].chat.clone()), now);
+            let about = batch.iter().map(|i| i.alert.location_id).collect();
+            self.last_sent.insert(
+                (batch[0].notifier.clone(), batch[0].chat.clone()),
+                (now, about),
+            );
         }
         match result {
             Ok(refs) => {
