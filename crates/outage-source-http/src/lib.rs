@@ -23,6 +23,9 @@
 //! - `GET /readyz` (and `HEAD`) — `200 ok` when the engine is ready and the store answers a ping, else
 //!   `503` with the reason.
 //! - `GET /metrics` — Prometheus text format 0.0.4.
+//! - The read API ([`api`]: locations, outages, availability, weekly diagrams, authenticated
+//!   with tokens from `outage-monitor token create`) and `GET /api/v1/openapi.json`
+//!   ([`openapi`]) when the binary mounts [`ReadApi::router`].
 //!
 //! An unknown path gets a JSON `404`, a wrong method on a known path a JSON `405`. Client
 //! mistakes never get a 5xx. Request heads are limited to 16 KiB and 64 header lines (`431`),
@@ -46,16 +49,19 @@
 //! This crate must not depend on a database driver: it reaches the store only through
 //! [`StatusStore`](outage_core::StatusStore).
 
+pub mod api;
 pub mod config;
 mod health;
 mod heartbeat;
 pub mod metrics;
+pub mod openapi;
 mod reply;
 mod server;
 
 use outage_core::registry::{Factory, PluginContext, PluginDescriptor, PluginError, PluginKind};
 use outage_core::source::HeartbeatSource;
 
+pub use api::ReadApi;
 pub use config::HttpConfig;
 pub use server::{HEARTBEAT_PATH, HttpSource, routes, source_context};
 

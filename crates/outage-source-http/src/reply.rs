@@ -72,7 +72,7 @@ impl Handler for JsonErrorGoal {
 }
 
 /// Echoes at most 200 printable ASCII characters of client input back into a message.
-fn sanitize(s: &str) -> String {
+pub(crate) fn sanitize(s: &str) -> String {
     s.chars()
         .take(200)
         .map(|c| if c.is_ascii_graphic() { c } else { '?' })
