@@ -50,6 +50,9 @@ pub enum Command {
     /// Weekly availability diagrams.
     #[command(subcommand)]
     Diagram(DiagramCommand),
+    /// Tokens for the read API (GET /api/v1/locations/...).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Availability per day, week or month: minutes without power, outages, longest outage.
     Report {
         /// First local date (YYYY-MM-DD, in monitor.timezone).
@@ -96,6 +99,34 @@ pub enum DiagramCommand {
         /// Output file ending in .png or .svg.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+}
+
+/// `token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a read-API token; prints it (shown only this once).
+    Create {
+        /// Unique name saying who uses it, e.g. "grafana" or "home-assistant".
+        #[arg(long)]
+        name: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (names and dates; the tokens themselves are not stored).
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: requests with it are refused from then on.
+    Revoke {
+        /// Id or name.
+        token: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 

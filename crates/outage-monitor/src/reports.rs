@@ -7,15 +7,17 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{NaiveDate, Utc};
 use outage_core::availability::{AvailabilityRow, Granularity, IsoWeek, Timeline, periods};
 use outage_core::config::Config;
+use outage_core::diagrams::{load_week, render_blocking};
 use outage_core::registry::{self, Factory, PluginContext, PluginKind};
-use outage_core::render::{DiagramRenderer, ImageFormat, WeekDiagram};
+use outage_core::render::{DiagramRenderer, ImageFormat};
 use outage_core::store::LocationRecord;
 
 use crate::cli::{ReportBy, ReportFormat};
 use crate::commands::{open_store, print_json, resolve};
 
-/// Builds the configured diagram renderer (the `plotters` plugin).
-fn renderer(cfg: &Config) -> Result<std::sync::Arc<dyn DiagramRenderer>> {
+/// Builds the configured diagram renderer (the `plotters` plugin with its optional
+/// `[renderer.plotters]` table); used by `diagram render` and by `serve` for the read API.
+pub fn renderer(cfg: &Config) -> Result<std::sync::Arc<dyn DiagramRenderer>> {
     let d = registry::find(PluginKind::Renderer, "plotters")?;
     let table = cfg.renderer.get("plotters").cloned().unwrap_or_default();
     match d.factory {
@@ -52,21 +54,8 @@ pub async fn render_diagram(
     };
     let store = open_store(cfg).await?;
     let rec = resolve(&*store, location).await?;
-    let intervals = store
-        .list_intervals(rec.location.id, week.start(tz), week.end(tz))
-        .await?;
-    let diagram = WeekDiagram {
-        location_name: rec.location.name.clone(),
-        monday: week.monday(),
-        tz,
-        intervals,
-        now,
-        language: cfg.monitor.language,
-    };
-    let renderer = renderer(cfg)?;
-    let bytes = tokio::task::spawn_blocking(move || renderer.render(&diagram, format))
-        .await
-        .context("the renderer crashed")??;
+    let diagram = load_week(&*store, &rec.location, week, tz, cfg.monitor.language, now).await?;
+    let bytes = render_blocking(renderer(cfg)?, diagram, format).await?;
     std::fs::write(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!(
         "{} ({} bytes): \"{}\", week {week}",

@@ -13,7 +13,7 @@ use outage_core::notify::{ConsoleNotifier, Notifier};
 use outage_core::registry;
 use outage_core::source::{CancellationToken, HeartbeatSource, SourceContext};
 use outage_core::store::StatusStore;
-use outage_source_http::{HttpConfig, HttpSource};
+use outage_source_http::{HttpConfig, HttpSource, ReadApi};
 use tokio::task::JoinHandle;
 
 /// Sets up logging from `RUST_LOG` (default: `info`).
@@ -52,6 +52,7 @@ impl Monitor {
             notifiers
                 .push(Arc::new(ConsoleNotifier::new(cfg.monitor.timezone)) as Arc<dyn Notifier>);
         }
+        let renderer = crate::reports::renderer(cfg).context("renderer configuration")?;
         let http_cfg = HttpConfig::from_server(&cfg.server);
         let source = match listener {
             Some(l) => HttpSource::with_listener(l, http_cfg),
@@ -72,6 +73,13 @@ impl Monitor {
         )
         .await
         .context("cannot start the engine")?;
+        let read_api = ReadApi::new(store.clone(), renderer)
+            .timezone(cfg.monitor.timezone)
+            .language(cfg.monitor.language)
+            .clock(clock.clone())
+            .engine(engine.clone())
+            .timeout(cfg.server.request_timeout);
+        let source = source.with_router(read_api.router());
         let shutdown = CancellationToken::new();
         let ctx = SourceContext {
             sink: Arc::new(engine.clone()),
