@@ -29,6 +29,7 @@ import sys
 # The Bot API methods outage-monitor calls.
 METHODS = [
     "getMe",
+    "getChat",
     "sendMessage",
     "editMessageText",
     "sendPhoto",
@@ -38,7 +39,14 @@ METHODS = [
 
 # Types the fake server builds its answers from (validated shallowly: field names and
 # required fields only).
-ANSWER_TYPES = ["Message", "User", "Chat", "PhotoSize", "ResponseParameters"]
+ANSWER_TYPES = [
+    "Message",
+    "User",
+    "Chat",
+    "ChatFullInfo",
+    "PhotoSize",
+    "ResponseParameters",
+]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

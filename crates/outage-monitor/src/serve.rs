@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use outage_core::clock::{SharedClock, SystemClock};
 use outage_core::config::{Config, redact_url};
+use outage_core::diagrams::DiagramScheduler;
 use outage_core::engine::{Engine, EngineConfig, EngineTasks};
 use outage_core::metrics::Metrics;
 use outage_core::notify::{ConsoleNotifier, Notifier};
@@ -39,6 +40,7 @@ pub struct Monitor {
     tasks: EngineTasks,
     source: JoinHandle<()>,
     retention: JoinHandle<()>,
+    diagrams: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
 }
 
@@ -64,6 +66,7 @@ impl Monitor {
         let clock: SharedClock = Arc::new(SystemClock);
         let metrics = Arc::new(Metrics::default());
         let names: Vec<String> = notifiers.iter().map(|n| n.name().to_string()).collect();
+        let diagram_notifiers = notifiers.clone();
         let (engine, tasks) = Engine::start(
             store.clone(),
             notifiers,
@@ -73,7 +76,7 @@ impl Monitor {
         )
         .await
         .context("cannot start the engine")?;
-        let read_api = ReadApi::new(store.clone(), renderer)
+        let read_api = ReadApi::new(store.clone(), renderer.clone())
             .timezone(cfg.monitor.timezone)
             .language(cfg.monitor.language)
             .clock(clock.clone())
@@ -93,6 +96,23 @@ impl Monitor {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
+        let diagrams = if cfg.diagram.enabled {
+            let scheduler = DiagramScheduler::new(
+                &cfg.diagram,
+                cfg.monitor.timezone,
+                cfg.monitor.language,
+                store.clone(),
+                renderer,
+                diagram_notifiers,
+                clock.clone(),
+            )
+            .context("[diagram] schedule")?;
+            scheduler
+                .has_targets()
+                .then(|| tokio::spawn(scheduler.run(shutdown.clone())))
+        } else {
+            None
+        };
         let retention = tokio::spawn(retention_loop(
             store.clone(),
             clock,
@@ -114,6 +134,7 @@ impl Monitor {
             tasks,
             source,
             retention,
+            diagrams,
             shutdown,
         })
     }
@@ -123,6 +144,11 @@ impl Monitor {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.source).await;
         self.retention.abort();
+        if let Some(d) = self.diagrams {
+            // A post or edit in flight gets a moment; its stored state stays consistent either
+            // way (the next start redraws whatever is due).
+            let _ = tokio::time::timeout(Duration::from_secs(2), d).await;
+        }
         self.tasks.shutdown().await;
     }
 }

@@ -193,6 +193,38 @@ pub struct Chat {
     pub kind: String,
 }
 
+/// The parts of a `ChatFullInfo` (answer of `getChat`) outage-monitor uses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ChatInfo {
+    /// Numeric id.
+    pub id: i64,
+    /// `private`, `group`, `supergroup` or `channel`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Title of a group or channel.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Username of a user or public chat, without `@`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// First name of a user.
+    #[serde(default)]
+    pub first_name: Option<String>,
+}
+
+impl ChatInfo {
+    /// How to name the chat to a person: the title, `@username` or first name, and the kind.
+    pub fn describe(&self) -> String {
+        let name = self
+            .title
+            .clone()
+            .or_else(|| self.username.as_ref().map(|u| format!("@{u}")))
+            .or_else(|| self.first_name.clone())
+            .unwrap_or_else(|| self.id.to_string());
+        format!("\"{name}\" ({})", self.kind)
+    }
+}
+
 /// The parts of a `Message` outage-monitor uses.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Message {
@@ -357,6 +389,12 @@ impl BotApi {
     /// `getMe`: who the bot is (and whether the token works).
     pub async fn get_me(&self) -> Result<User, ApiError> {
         self.call("getMe", Body::Json(serde_json::json!({}))).await
+    }
+
+    /// `getChat`: whether the bot can see the chat (for `check-config --online`).
+    pub async fn get_chat(&self, chat_id: &ChatId) -> Result<ChatInfo, ApiError> {
+        let body = serde_json::json!({ "chat_id": chat_id });
+        self.call("getChat", Body::Json(body)).await
     }
 
     /// `sendMessage`.

@@ -112,16 +112,24 @@ impl TelegramNotifier {
     /// Calls `getMe` (for `check-config --online`): `Ok("@name (First name)")`, or the exact
     /// problem — a rejected token, an unreachable server, a timeout.
     pub async fn check_online(&self) -> Result<String, NotifyError> {
-        match self.api.get_me().await {
-            Ok(u) => Ok(match u.username {
-                Some(name) => format!("@{name} ({})", u.first_name),
-                None => u.first_name,
-            }),
-            Err(e @ (ApiError::Timeout { .. } | ApiError::Network { .. })) => Err(
-                NotifyError::Transient(format!("{e} (api_base = {})", self.api.base())),
-            ),
-            Err(e) => Err(e.to_notify_error(&self.default_chat)),
-        }
+        let offline = |e: ApiError| match e {
+            e @ (ApiError::Timeout { .. } | ApiError::Network { .. }) => {
+                NotifyError::Transient(format!("{e} (api_base = {})", self.api.base()))
+            }
+            e => e.to_notify_error(&self.default_chat),
+        };
+        let u = self.api.get_me().await.map_err(offline)?;
+        let bot = match u.username {
+            Some(name) => format!("@{name} ({})", u.first_name),
+            None => u.first_name,
+        };
+        // The token works; can the bot reach the chat alerts go to?
+        let chat = self
+            .api
+            .get_chat(&self.default_chat)
+            .await
+            .map_err(offline)?;
+        Ok(format!("{bot}, posting to {}", chat.describe()))
     }
 
     fn message_ref(&self, ctx: &DeliveryContext, id: i64) -> MessageRef {

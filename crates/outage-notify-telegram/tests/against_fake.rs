@@ -527,15 +527,30 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
 }
 
 #[tokio::test]
-async fn check_online_names_the_bot() {
+async fn check_online_names_the_bot_and_the_chat_or_why_the_chat_is_unreachable() {
     let fake = FakeTelegram::start().unwrap();
     let n = notifier(&fake);
     assert_eq!(
         n.check_online().await.unwrap(),
-        format!("@{BOT_USERNAME} (Outage Test Bot)")
+        format!("@{BOT_USERNAME} (Outage Test Bot), posting to \"Test group\" (supergroup)")
     );
-    assert_eq!(methods(&fake), ["getMe"]);
+    assert_eq!(methods(&fake), ["getMe", "getChat"]);
+
+    fake.set_chat_missing(CHAT_KEY);
+    let e = n.check_online().await.unwrap_err();
+    assert!(
+        matches!(&e, NotifyError::Permanent(m) if m.contains("chat not found") && m.contains(CHAT_KEY)),
+        "{e:?}"
+    );
+    let fake2 = FakeTelegram::start().unwrap();
+    fake2.set_chat_blocked(CHAT_KEY);
+    let e = notifier(&fake2).check_online().await.unwrap_err();
+    assert!(
+        matches!(&e, NotifyError::Permanent(m) if m.contains("blocked")),
+        "{e:?}"
+    );
     fake.assert_all_valid();
+    fake2.assert_all_valid();
 }
 
 #[tokio::test]

@@ -337,6 +337,22 @@ impl World {
                 "username": bot.username, "can_join_groups": true,
                 "can_read_all_group_messages": false, "supports_inline_queries": false,
             }))),
+            "getChat" => self.check_chat(params).map(|chat| {
+                let mut info = chat_object(&chat);
+                if let Some(o) = info.as_object_mut() {
+                    o.insert("accent_color_id".into(), json!(0));
+                    o.insert("max_reaction_count".into(), json!(11));
+                    o.insert(
+                        "accepted_gift_types".into(),
+                        json!({
+                            "unlimited_gifts": false, "limited_gifts": false,
+                            "unique_gifts": false, "premium_subscription": false,
+                            "gifts_from_channels": false,
+                        }),
+                    );
+                }
+                Answer::ok(info)
+            }),
             "sendMessage" => self.send_message(bot, params, now),
             "editMessageText" => self.edit_text(bot, params, now),
             "sendPhoto" => self.send_photo(bot, params, files, now),
