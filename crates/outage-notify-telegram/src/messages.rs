@@ -305,17 +305,31 @@ impl Templates {
 
     /// One message for a burst of outage and restore alerts in one chat: a header and one
     /// compact line per alert, in the order they happened.
+    ///
+    /// An outage that ended within the same burst is shown by its restore line alone (which
+    /// says how long the power was off).
     pub fn burst(&self, alerts: &[&Alert]) -> String {
         let line = Templates {
             style: Style::Compact,
             ..*self
         };
+        let ended_here = |a: &Alert| {
+            a.kind == outage_core::AlertKind::Outage
+                && a.event_id.is_some()
+                && alerts
+                    .iter()
+                    .any(|b| b.kind == outage_core::AlertKind::Restored && b.event_id == a.event_id)
+        };
+        let shown: Vec<&Alert> = alerts.iter().copied().filter(|a| !ended_here(a)).collect();
+        let mut places: Vec<_> = shown.iter().map(|a| a.location_id).collect();
+        places.sort();
+        places.dedup();
         let header = match self.uk() {
-            false => format!("⚡ <b>Power changes at {} places</b>", alerts.len()),
-            true => format!("⚡ <b>Зміни зі світлом: {}</b>", uk_places(alerts.len())),
+            false => format!("⚡ <b>Power changes at {} places</b>", places.len()),
+            true => format!("⚡ <b>Зміни зі світлом: {}</b>", uk_places(places.len())),
         };
         let mut out = header;
-        for a in alerts {
+        for a in shown {
             out.push('\n');
             out.push_str(&match a.kind {
                 outage_core::AlertKind::Restored => line.restored(a),
@@ -571,6 +585,8 @@ mod tests {
     #[test]
     fn a_burst_lists_every_alert_in_one_message() {
         let mut back = alert(AlertKind::Restored, "Dacha");
+        back.location_id = LocationId(2);
+        back.event_id = Some(EventId(2));
         back.ended_at = Some(at(16, 16));
         back.at = at(16, 16);
         let a = alert(AlertKind::Outage, "Home & <Co>");

@@ -193,6 +193,12 @@ impl Worker {
                     .skip(1)
                     .take_while(|r| r.alert.kind.groups_in_bursts()),
             );
+            // A burst is about several places; one place's outage and restore go the usual way
+            // (the restore replies to the outage message).
+            let first = batch[0].alert.location_id;
+            if batch.iter().all(|i| i.alert.location_id == first) {
+                batch.truncate(1);
+            }
         }
         let mut pairs = Vec::with_capacity(batch.len());
         for item in &batch {
