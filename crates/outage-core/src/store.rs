@@ -56,6 +56,22 @@ pub struct LocationRecord {
     pub runtime: LocationRuntime,
 }
 
+impl LocationRecord {
+    /// The status a person should see for the stored location: a pause in force wins, and a
+    /// location that was never seen (or whose pause has ended) is `unknown`. (A running engine
+    /// knows better: `Engine::status_of`.)
+    pub fn shown_status(&self, now: DateTime<Utc>) -> Status {
+        if self.location.paused_until.is_some_and(|u| u > now) {
+            Status::Paused
+        } else {
+            match self.runtime.status {
+                Some(Status::Paused) | None => Status::Unknown,
+                Some(s) => s,
+            }
+        }
+    }
+}
+
 /// Runtime state of a location as last persisted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LocationRuntime {

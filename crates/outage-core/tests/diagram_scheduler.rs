@@ -194,6 +194,21 @@ impl World {
         }
     }
 
+    /// Records a diagram message posted by an earlier run of the monitor.
+    async fn already_posted(&self, id: &str, posted_at: DateTime<Utc>, updated_at: DateTime<Utc>) {
+        self.store
+            .save_diagram_message(&DiagramMessage {
+                location_id: LocationId(1),
+                notifier: "board".into(),
+                chat: "default".into(),
+                message_id: id.into(),
+                posted_at,
+                updated_at,
+            })
+            .await
+            .unwrap();
+    }
+
     fn scheduler(&self) -> DiagramScheduler {
         DiagramScheduler::new(
             &DiagramConfig::default(),
@@ -298,17 +313,8 @@ async fn posts_daily_at_eight_and_edits_every_hour() {
 async fn a_restart_in_the_middle_edits_the_same_message() {
     let mut w = World::new(kyiv(23, 7, 59), kyiv(20, 12, 0)).await;
     // Posted yesterday, so the first start does not count as missing today's post.
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "old".into(),
-            posted_at: kyiv(22, 8, 0),
-            updated_at: kyiv(23, 7, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("old", kyiv(22, 8, 0), kyiv(23, 7, 0))
+        .await;
     w.start().await;
     w.until(kyiv(23, 9, 0)).await;
     w.stop().await;
@@ -333,17 +339,8 @@ async fn a_restart_in_the_middle_edits_the_same_message() {
 #[tokio::test(start_paused = true)]
 async fn a_post_missed_while_down_happens_once_at_start() {
     let mut w = World::new(kyiv(24, 10, 30), kyiv(20, 12, 0)).await;
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "yesterday".into(),
-            posted_at: kyiv(23, 8, 0),
-            updated_at: kyiv(23, 23, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("yesterday", kyiv(23, 8, 0), kyiv(23, 23, 0))
+        .await;
     w.start().await;
     assert_eq!(
         w.board.ops(),
@@ -364,17 +361,8 @@ async fn a_post_missed_while_down_happens_once_at_start() {
 #[tokio::test(start_paused = true)]
 async fn an_update_missed_while_down_happens_once_at_start() {
     let mut w = World::new(kyiv(24, 10, 30), kyiv(20, 12, 0)).await;
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "today".into(),
-            posted_at: kyiv(24, 8, 0),
-            updated_at: kyiv(24, 8, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("today", kyiv(24, 8, 0), kyiv(24, 8, 0))
+        .await;
     w.start().await;
     assert_eq!(
         w.board.ops(),
@@ -401,17 +389,8 @@ async fn a_new_location_waits_for_the_next_post_time() {
 #[tokio::test(start_paused = true)]
 async fn a_deleted_message_is_posted_again() {
     let mut w = World::new(kyiv(23, 7, 59), kyiv(20, 12, 0)).await;
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "old".into(),
-            posted_at: kyiv(22, 8, 0),
-            updated_at: kyiv(23, 7, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("old", kyiv(22, 8, 0), kyiv(23, 7, 0))
+        .await;
     w.start().await;
     w.until(kyiv(23, 8, 0)).await;
     w.board.lock().gone.insert("m1".into());
@@ -428,17 +407,8 @@ async fn a_deleted_message_is_posted_again() {
 #[tokio::test(start_paused = true)]
 async fn failures_are_retried_a_minute_later_and_rate_limits_honoured() {
     let mut w = World::new(kyiv(23, 7, 59), kyiv(20, 12, 0)).await;
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "old".into(),
-            posted_at: kyiv(22, 8, 0),
-            updated_at: kyiv(23, 7, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("old", kyiv(22, 8, 0), kyiv(23, 7, 0))
+        .await;
     {
         let mut s = w.board.lock();
         s.faults
@@ -458,17 +428,8 @@ async fn failures_are_retried_a_minute_later_and_rate_limits_honoured() {
 #[tokio::test(start_paused = true)]
 async fn a_permanent_failure_waits_for_the_next_schedule() {
     let mut w = World::new(kyiv(23, 7, 59), kyiv(20, 12, 0)).await;
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "old".into(),
-            posted_at: kyiv(22, 8, 0),
-            updated_at: kyiv(23, 7, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("old", kyiv(22, 8, 0), kyiv(23, 7, 0))
+        .await;
     w.board
         .lock()
         .faults
@@ -520,17 +481,8 @@ async fn disabled_locations_and_non_posting_notifiers_get_nothing() {
 async fn a_message_of_a_finished_week_is_no_longer_edited() {
     // Sunday 29 Nov 2026 is the last day of ISO week 48.
     let mut w = World::new(kyiv(29, 22, 59), kyiv(20, 12, 0)).await;
-    w.store
-        .save_diagram_message(&DiagramMessage {
-            location_id: LocationId(1),
-            notifier: "board".into(),
-            chat: "default".into(),
-            message_id: "sunday".into(),
-            posted_at: kyiv(29, 8, 0),
-            updated_at: kyiv(29, 22, 0),
-        })
-        .await
-        .unwrap();
+    w.already_posted("sunday", kyiv(29, 8, 0), kyiv(29, 22, 0))
+        .await;
     w.start().await;
     w.until(kyiv(30, 3, 0)).await;
     let edits = w.board.edits();

@@ -9,7 +9,7 @@ use outage_core::config::Config;
 use outage_core::keys::{KeyHash, TOKEN_PREFIX, generate_key, generate_token};
 use outage_core::registry;
 use outage_core::store::{EventFilter, LocationRecord, StatusStore};
-use outage_core::{ApiToken, ApiTokenId, LocationId, LocationPatch, NewLocation, Status};
+use outage_core::{ApiToken, ApiTokenId, LocationId, LocationPatch, NewLocation};
 use serde_json::json;
 
 use crate::cli::{
@@ -198,24 +198,12 @@ fn opt_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
     t.map_or(serde_json::Value::Null, |t| json!(rfc3339(t)))
 }
 
-/// The status a person should see for a stored location (a pause wins).
-fn shown_status(r: &LocationRecord, now: DateTime<Utc>) -> Status {
-    if r.location.paused_until.is_some_and(|u| u > now) {
-        Status::Paused
-    } else {
-        match r.runtime.status {
-            Some(Status::Paused) | None => Status::Unknown,
-            Some(s) => s,
-        }
-    }
-}
-
 fn location_json(r: &LocationRecord, now: DateTime<Utc>) -> serde_json::Value {
     let l = &r.location;
     json!({
         "id": l.id.0,
         "name": l.name,
-        "status": shown_status(r, now).as_str(),
+        "status": r.shown_status(now).as_str(),
         "last_seen": opt_time(r.runtime.last_seen),
         "timeout_s": l.timeout.as_secs(),
         "chat_id": l.chat_id,
@@ -300,7 +288,7 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                         vec![
                             r.location.id.to_string(),
                             r.location.name.clone(),
-                            shown_status(r, now).to_string(),
+                            r.shown_status(now).to_string(),
                             r.runtime.last_seen.map_or("never".into(), |t| ago(now, t)),
                             humantime::format_duration(r.location.timeout).to_string(),
                         ]
@@ -356,7 +344,7 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
             } else {
                 let l = &r.location;
                 println!("{} \"{}\"", l.id, l.name);
-                println!("  status:     {}", shown_status(&r, now));
+                println!("  status:     {}", r.shown_status(now));
                 println!(
                     "  last seen:  {}",
                     r.runtime.last_seen.map_or("never".into(), |t| format!(

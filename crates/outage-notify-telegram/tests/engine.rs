@@ -179,6 +179,43 @@ async fn add(
         .id
 }
 
+/// The engine with the Telegram notifier (behind a [`Probe`]) talking to `fake`.
+async fn start(
+    fake: &FakeTelegram,
+    store: &Arc<MemoryStore>,
+    clock: TokioClock,
+    bursts: bool,
+    live_update_every_s: u64,
+) -> (Arc<Probe>, Engine, outage_core::engine::EngineTasks) {
+    let mut cfg = TelegramConfig::new(Secret::new(fake.token()), ChatId::Id(CHAT));
+    cfg.api_base = fake.base_url();
+    cfg.timeout = Duration::from_secs(5);
+    let probe = Arc::new(Probe {
+        inner: TelegramNotifier::new(&cfg, chrono_tz::Europe::Kyiv, Language::En).unwrap(),
+        clock,
+        log: Mutex::default(),
+        in_flight: AtomicUsize::new(0),
+        bursts,
+    });
+    let notifiers: Vec<Arc<dyn Notifier>> = vec![probe.clone()];
+    let (engine, tasks) = Engine::start(
+        store.clone(),
+        notifiers,
+        Arc::new(clock),
+        Arc::new(Metrics::default()),
+        EngineConfig {
+            rules: Rules {
+                live_update_every: Duration::from_secs(live_update_every_s),
+                ..Rules::default()
+            },
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    (probe, engine, tasks)
+}
+
 #[tokio::test(start_paused = true)]
 async fn telegram_down_then_rate_limited_every_alert_arrives_once_and_in_order() {
     let fake = FakeTelegram::start().unwrap();
@@ -190,32 +227,7 @@ async fn telegram_down_then_rate_limited_every_alert_arrives_once_and_in_order()
     let home = add(&store, home_name, None, "k-home", t0).await;
     let dacha = add(&store, "Дача", Some(DACHA_CHAT), "k-dacha", t0).await;
 
-    let mut cfg = TelegramConfig::new(Secret::new(fake.token()), ChatId::Id(CHAT));
-    cfg.api_base = fake.base_url();
-    cfg.timeout = Duration::from_secs(5);
-    let probe = Arc::new(Probe {
-        inner: TelegramNotifier::new(&cfg, chrono_tz::Europe::Kyiv, Language::En).unwrap(),
-        clock,
-        log: Mutex::default(),
-        in_flight: AtomicUsize::new(0),
-        bursts: false,
-    });
-    let notifiers: Vec<Arc<dyn Notifier>> = vec![probe.clone()];
-    let (engine, tasks) = Engine::start(
-        store.clone(),
-        notifiers,
-        Arc::new(clock),
-        Arc::new(Metrics::default()),
-        EngineConfig {
-            rules: Rules {
-                live_update_every: Duration::from_secs(60),
-                ..Rules::default()
-            },
-            ..EngineConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (probe, engine, tasks) = start(&fake, &store, clock, false, 60).await;
 
     // Telegram is down: every request fails with 500 for a long stretch, then one 429.
     const FIVE_HUNDREDS: usize = 8;
@@ -403,32 +415,7 @@ async fn telegram_down_for_an_hour_then_rate_limited_loses_nothing_and_groups_th
     let office = add(&store, "Office", None, "k-office", t0).await;
     let dacha = add(&store, "Dacha", None, "k-dacha", t0).await;
 
-    let mut cfg = TelegramConfig::new(Secret::new(fake.token()), ChatId::Id(CHAT));
-    cfg.api_base = fake.base_url();
-    cfg.timeout = Duration::from_secs(5);
-    let probe = Arc::new(Probe {
-        inner: TelegramNotifier::new(&cfg, chrono_tz::Europe::Kyiv, Language::En).unwrap(),
-        clock,
-        log: Mutex::default(),
-        in_flight: AtomicUsize::new(0),
-        bursts: true,
-    });
-    let notifiers: Vec<Arc<dyn Notifier>> = vec![probe.clone()];
-    let (engine, tasks) = Engine::start(
-        store.clone(),
-        notifiers,
-        Arc::new(clock),
-        Arc::new(Metrics::default()),
-        EngineConfig {
-            rules: Rules {
-                live_update_every: Duration::from_secs(300),
-                ..Rules::default()
-            },
-            ..EngineConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (probe, engine, tasks) = start(&fake, &store, clock, true, 300).await;
 
     // Telegram answers 500 to everything for the first hour of engine time, then one 429.
     const DOWN_FOR: u64 = 3600;

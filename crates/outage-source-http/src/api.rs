@@ -313,7 +313,7 @@ impl Api {
     /// Live status and last-seen time: the engine's when it knows the location (a pause set
     /// from the CLI wins until the engine has synced it), else the store's.
     fn status(&self, r: &LocationRecord, now: DateTime<Utc>) -> (Status, Option<DateTime<Utc>>) {
-        let stored = stored_status(r, now);
+        let stored = r.shown_status(now);
         let live = self
             .cfg
             .engine
@@ -741,18 +741,6 @@ fn default_from(to: NaiveDate, granularity: Granularity) -> NaiveDate {
             .with_day(1)
             .and_then(|first| first.checked_sub_months(Months::new(2)))
             .unwrap_or(to),
-    }
-}
-
-/// What a person should see for a stored location (a pause wins), as `location list` shows.
-fn stored_status(r: &LocationRecord, now: DateTime<Utc>) -> Status {
-    if r.location.paused_until.is_some_and(|u| u > now) {
-        Status::Paused
-    } else {
-        match r.runtime.status {
-            Some(Status::Paused) | None => Status::Unknown,
-            Some(s) => s,
-        }
     }
 }
 
