@@ -77,6 +77,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Put a backup (from `backup --out`) back in place of the SQLite database. Stop `serve`
+    /// first; the database it replaces is kept next to it as `<db>.before-restore-<time>`.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
     /// A one-minute demonstration with three simulated devices on a temporary database.
     Demo {
         /// Heartbeat timeout used in the demo.

@@ -80,6 +80,42 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("backup written to {}", out.display());
             Ok(())
         }
+        Command::Restore { from } => {
+            let cfg = load()?;
+            let db = sqlite_file(&cfg)?.ok_or_else(|| {
+                anyhow!(
+                    "restore works on a SQLite database file; the store is `{}` \
+                     (for PostgreSQL use pg_dump / pg_restore)",
+                    outage_core::config::redact_url(cfg.store.url.expose())
+                )
+            })?;
+            let r = outage_store_sqlite::restore(&db, &from, Utc::now())
+                .await
+                .with_context(|| format!("cannot restore {}", from.display()))?;
+            println!(
+                "restored {} ({} locations, schema version {}) into {}",
+                from.display(),
+                r.locations,
+                r.backup_version,
+                db.display()
+            );
+            if let Some(p) = r.previous {
+                println!("the database it replaced was kept as {}", p.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The database file when the store is SQLite on a file (`None` for other stores).
+pub fn sqlite_file(cfg: &Config) -> Result<Option<std::path::PathBuf>> {
+    let url = cfg.store.url.expose();
+    if !url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    match outage_store_sqlite::config::parse_url(url)? {
+        outage_store_sqlite::Target::File(p) => Ok(Some(p)),
+        outage_store_sqlite::Target::Memory => Ok(None),
     }
 }
 

@@ -41,12 +41,18 @@ pub struct Monitor {
     source: JoinHandle<()>,
     retention: JoinHandle<()>,
     diagrams: Option<JoinHandle<()>>,
+    _serve_lock: Option<outage_store_sqlite::ServeLock>,
     shutdown: CancellationToken,
 }
 
 impl Monitor {
     /// Opens the store, starts the engine and the HTTP source (on `listener` if given).
     pub async fn start(cfg: &Config, listener: Option<std::net::TcpListener>) -> Result<Monitor> {
+        // One `serve` per SQLite file (two would alert twice); `restore` checks it too.
+        let serve_lock = match crate::commands::sqlite_file(cfg)? {
+            Some(db) => Some(outage_store_sqlite::lock_for_serve(&db)?),
+            None => None,
+        };
         let store = crate::commands::open_store(cfg).await?;
         let mut notifiers = registry::build_notifiers(cfg).context("notifier configuration")?;
         if notifiers.is_empty() {
@@ -135,6 +141,7 @@ impl Monitor {
             source,
             retention,
             diagrams,
+            _serve_lock: serve_lock,
             shutdown,
         })
     }

@@ -254,6 +254,57 @@ fn backup_writes_a_database_that_opens() {
 }
 
 #[test]
+fn restore_puts_a_backup_back_but_not_under_a_running_serve() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    let backup = s.path("backup.db");
+    let backup = backup.to_str().unwrap();
+    assert_eq!(s.cli(&["backup", "--out", backup]).code, Some(0));
+    s.json(&["location", "add", "--name", "Office", "--json"]);
+
+    // While serve runs: refused, one line, nothing changed; a second serve is refused too.
+    let server = s.serve(&[]);
+    let out = s.cli(&["restore", "--from", backup]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("serve"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    let second = s.cli(&["serve"]);
+    assert_ne!(second.code, Some(0));
+    assert!(
+        second.stderr.contains("another `outage-monitor serve`"),
+        "{}",
+        second.stderr
+    );
+    server.terminate();
+
+    let out = s.cli(&["restore", "--from", backup]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1 locations") && out.stdout.contains("before-restore"),
+        "{}",
+        out.stdout
+    );
+    let names: Vec<String> = s
+        .json(&["location", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["Home"]);
+
+    let junk = s.path("junk.db");
+    std::fs::write(&junk, "hello").unwrap();
+    let out = s.cli(&["restore", "--from", junk.to_str().unwrap()]);
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.stderr.contains("not an outage-monitor database"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn help_explains_the_commands() {
     let s = Sandbox::new();
     let out = s.cli(&["--help"]);
@@ -264,6 +315,10 @@ fn help_explains_the_commands() {
         "check-config",
         "demo",
         "backup",
+        "restore",
+        "token",
+        "report",
+        "diagram",
     ] {
         assert!(out.stdout.contains(cmd), "{cmd} missing from --help");
     }

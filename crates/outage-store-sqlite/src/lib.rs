@@ -19,6 +19,7 @@
 //! [`StatusStore`]: outage_core::StatusStore
 
 pub mod config;
+pub mod restore;
 pub mod store;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use outage_core::registry::{BoxFuture, Factory, PluginDescriptor, PluginKind};
 use outage_core::store::{StatusStore, StoreError, StoreOptions};
 
 pub use config::{SqliteConfig, Target};
+pub use restore::{Restored, ServeLock, lock_for_serve, restore};
 pub use store::SqliteStore;
 
 /// Example `[store]` section for `plugins list` and `config example`.

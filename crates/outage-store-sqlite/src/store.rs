@@ -57,6 +57,11 @@ macro_rules! record_select {
 /// The schema migrations, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// The newest schema version this build knows (the last migration's number).
+pub fn schema_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Key of the monitor's liveness mark in the `meta` table.
 const ALIVE_KEY: &str = "monitor_alive_at";
 
