@@ -180,9 +180,25 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
         outage_core::config::redact_url(cfg.store.url.expose())
     );
     println!("  listen:     {}", cfg.server.listen);
+    let outbox = store.outbox_stats().await?;
     println!(
-        "  timezone:   {}  language: {:?}",
-        cfg.monitor.timezone, cfg.monitor.language
+        "  alerts:     {} delivered, {} waiting, {} given up{}",
+        outbox.delivered,
+        outbox.pending,
+        outbox.failed,
+        if outbox.failed > 0 {
+            " (a chat could not be reached: see the log for which and why)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  timezone:   {}  language: {}",
+        cfg.monitor.timezone,
+        match cfg.monitor.language {
+            outage_core::render::Language::En => "en",
+            outage_core::render::Language::Uk => "uk",
+        }
     );
     let names: Vec<_> = notifiers.iter().map(|n| n.name().to_string()).collect();
     println!(
