@@ -781,3 +781,27 @@ async fn stale_live_updates_queued_behind_an_outage_are_skipped() {
         "the skipped updates count as done: {stats:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn after_a_restart_during_an_outage_later_outages_have_a_known_start_again() {
+    let mut w = World::new(World::quiet()).await;
+    w.add("Home", "k").await;
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(5)).await;
+    // Down; the monitor restarts after longer than the timeout (a "blind" gap).
+    w.restart_after(Duration::from_secs(120)).await;
+    // Power comes back, the monitor watches it for a while, then it goes out again.
+    beat_for(&w, "k", "b", 5, Duration::from_secs(60)).await;
+    let last_beat = w.now() - secs(10);
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(5)).await;
+    let events = w.events().await;
+    let second = events.last().unwrap();
+    assert_eq!(
+        second.started_at,
+        Some(last_beat),
+        "the monitor saw the last beat, so the outage start is known: {events:?}"
+    );
+    let alert = w.rec.delivered().last().unwrap().alert.clone();
+    assert_eq!(alert.kind, AlertKind::Outage);
+    assert_eq!(alert.started_at, Some(last_beat));
+}

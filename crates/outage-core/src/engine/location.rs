@@ -247,6 +247,8 @@ impl LocState {
             Status::Unknown => self.beat_when_unknown(now, prev_seen, &prev_facts, &facts),
             Status::Down => self.beat_when_down(now, &prev_facts, facts, rules),
         };
+        // The monitor is watching again: the next outage starts at a beat it saw.
+        self.blind_gap = false;
         self.arm(rules);
         BeatOutcome { transition }
     }
