@@ -71,11 +71,20 @@ impl Handler for JsonErrorGoal {
     }
 }
 
-/// Echoes at most 200 printable ASCII characters of client input back into a message.
+/// Echoes at most 200 characters of client input back into a message, control characters and
+/// line breaks replaced by `?`.
 pub(crate) fn sanitize(s: &str) -> String {
     s.chars()
         .take(200)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .map(|c| {
+            // Printable text (Cyrillic included) and plain spaces stay; control characters,
+            // newlines and other whitespace that could break a log line or a header do not.
+            if c == ' ' || !(c.is_control() || c.is_whitespace()) {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -85,7 +94,8 @@ mod tests {
 
     #[test]
     fn sanitize_bounds_and_cleans_echoed_input() {
-        assert_eq!(sanitize("/a b\n"), "/a?b?");
+        assert_eq!(sanitize("/a b\n"), "/a b?");
+        assert_eq!(sanitize("тиждень\t\r\u{0}x"), "тиждень???x");
         assert_eq!(sanitize(&"x".repeat(500)).len(), 200);
     }
 }
