@@ -768,10 +768,12 @@ fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     format!("{} ago", outage_core::notify::human_duration(now - t))
 }
 
+/// Prints pretty JSON; a closed pipe (`… | head`) is not an error.
 pub fn print_json<T: serde::Serialize>(v: &T) {
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);
+    let _ = out.flush();
 }
 
 fn print_table(headers: &[&str], rows: &[Vec<String>]) {

@@ -1,6 +1,7 @@
 //! `report` and `diagram render`: availability figures and weekly diagrams from the stored
 //! state intervals.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -78,6 +79,12 @@ pub async fn report(
     if from > to {
         bail!("--from {from} is after --to {to}");
     }
+    if (to - from).num_days() > MAX_REPORT_DAYS {
+        bail!(
+            "--from {from} --to {to} spans more than {MAX_REPORT_DAYS} days; report at most about \
+             ten years at a time"
+        );
+    }
     let tz = cfg.monitor.timezone;
     let granularity = match by {
         ReportBy::Day => Granularity::Day,
@@ -117,14 +124,26 @@ pub async fn report(
             print_json(&v);
         }
         ReportFormat::Csv => {
-            println!("location,{}", AvailabilityRow::CSV_HEADER);
-            for (name, row) in &rows {
-                println!("{},{}", csv_field(name), row.csv_line());
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = writeln!(out, "location,{}", AvailabilityRow::CSV_HEADER)
+                .and_then(|()| {
+                    rows.iter().try_for_each(|(name, row)| {
+                        writeln!(out, "{},{}", csv_field(name), row.csv_line())
+                    })
+                })
+                .and_then(|()| out.flush());
+            match written {
+                // `report … | head`: the reader has what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r.context("cannot write the report")?,
             }
         }
     }
     Ok(())
 }
+
+/// The longest range `report` accepts (the read API has the same limit).
+const MAX_REPORT_DAYS: i64 = 3700;
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 fn csv_field(s: &str) -> String {

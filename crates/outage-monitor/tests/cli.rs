@@ -404,6 +404,25 @@ fn report_and_diagram_render_work_from_the_command_line() {
         .unwrap();
     assert_eq!(w13["elapsed_min"], 167 * 60);
 
+    let huge = s.cli(&["report", "--from", "0001-01-01", "--to", "9999-12-31"]);
+    assert_ne!(huge.code, Some(0));
+    assert!(huge.stderr.contains("3700 days"), "{}", huge.stderr);
+    // `report … | head -1`: a closed pipe ends it quietly, without a panic.
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["report", "--from", "2017-01-01", "--to", "2026-12-31"])
+        .current_dir(s.path(""))
+        .env("OUTAGE_STORE__URL", s.db_url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
     let png = s.path("w.png");
     let out = s.cli(&[
         "diagram",
