@@ -171,6 +171,7 @@ fn plugins_list(json: bool) {
 
 async fn check_config(cfg: Config, online: bool) -> Result<()> {
     let notifiers = registry::build_notifiers(&cfg).context("notifier configuration")?;
+    crate::reports::renderer(&cfg).context("renderer configuration")?;
     let store = open_store(&cfg).await?;
     store.ping().await.context("the store does not answer")?;
     let locations = store.list_locations().await?.len();
@@ -227,6 +228,19 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
     Ok(())
 }
 
+/// A location name as typed: trimmed, not empty, and not only digits (commands take an id or a
+/// name, so a name like `1` could never be reached by name).
+fn location_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        bail!("--name must not be empty");
+    }
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        bail!("--name `{name}` is only digits and would be mistaken for a location id; add a word");
+    }
+    Ok(name.to_string())
+}
+
 /// Finds a location by id or by exact name.
 pub async fn resolve(store: &dyn StatusStore, what: &str) -> Result<LocationRecord> {
     if let Ok(id) = what.parse::<i64>()
@@ -275,10 +289,7 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
             chat_id,
             json,
         } => {
-            let name = name.trim().to_string();
-            if name.is_empty() {
-                bail!("--name must not be empty");
-            }
+            let name = location_name(&name)?;
             let timeout = timeout.unwrap_or(cfg.monitor.default_timeout);
             if timeout < std::time::Duration::from_secs(1) {
                 bail!("--timeout must be at least 1s");
@@ -438,7 +449,7 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
         LocationCommand::Edit(a) => {
             let r = resolve(&*store, &a.location).await?;
             let patch = LocationPatch {
-                name: a.name,
+                name: a.name.as_deref().map(location_name).transpose()?,
                 timeout: a.timeout,
                 chat_id: if a.no_chat_id {
                     Some(None)

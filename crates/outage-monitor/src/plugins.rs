@@ -4,6 +4,7 @@
 use outage_notify_telegram as _;
 use outage_render_plotters as _;
 use outage_source_http as _;
+use outage_store_postgres as _;
 use outage_store_sqlite as _;
 
 /// Names of the plugins this binary must offer, checked by a test.
@@ -13,6 +14,7 @@ pub const EXPECTED: &[(&str, &str)] = &[
     ("notifier", "telegram"),
     ("renderer", "plotters"),
     ("source", "http"),
+    ("store", "postgres"),
     ("store", "sqlite"),
 ];
 

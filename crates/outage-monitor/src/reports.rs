@@ -19,6 +19,11 @@ use crate::commands::{open_store, print_json, resolve};
 /// Builds the configured diagram renderer (the `plotters` plugin with its optional
 /// `[renderer.plotters]` table); used by `diagram render` and by `serve` for the read API.
 pub fn renderer(cfg: &Config) -> Result<std::sync::Arc<dyn DiagramRenderer>> {
+    // A `[renderer.<name>]` table for a renderer that does not exist is a mistake to report
+    // (the error lists the available ones), not to ignore.
+    for name in cfg.renderer.keys() {
+        registry::find(PluginKind::Renderer, name)?;
+    }
     let d = registry::find(PluginKind::Renderer, "plotters")?;
     let table = cfg.renderer.get("plotters").cloned().unwrap_or_default();
     match d.factory {

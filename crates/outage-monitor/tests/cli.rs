@@ -466,3 +466,37 @@ fn report_and_diagram_render_work_from_the_command_line() {
     assert_ne!(bad.code, Some(0));
     assert!(bad.stderr.contains("2026-W99"), "{}", bad.stderr);
 }
+
+#[test]
+fn check_config_catches_renderer_mistakes_and_names_cannot_be_mistaken_for_ids() {
+    let s = Sandbox::new();
+    for (toml, says) in [
+        (
+            "[renderer.nope]\nx = 1\n",
+            "unknown renderer plugin `nope`; available: plotters",
+        ),
+        (
+            "[renderer.plotters]\nwidth = 0\n",
+            "width = 0 is out of range",
+        ),
+    ] {
+        std::fs::write(s.path("c.toml"), toml).unwrap();
+        let out = s.cli(&[
+            "--config",
+            s.path("c.toml").to_str().unwrap(),
+            "check-config",
+        ]);
+        assert_ne!(out.code, Some(0), "{toml}");
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    let out = s.cli(&["location", "add", "--name", "42"]);
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.stderr.contains("mistaken for a location id"),
+        "{}",
+        out.stderr
+    );
+    s.json(&["location", "add", "--name", "Flat 42", "--json"]);
+    let out = s.cli(&["location", "edit", "Flat 42", "--name", "7"]);
+    assert_ne!(out.code, Some(0));
+}
