@@ -330,12 +330,7 @@ impl Config {
 
     fn finish(fig: Figment) -> Result<Self, ConfigError> {
         let mut cfg: Config = fig.extract().map_err(|e| {
-            ConfigError::Invalid(
-                e.into_iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
+            ConfigError::Invalid(e.into_iter().map(describe).collect::<Vec<_>>().join("; "))
         })?;
         if let Some(path) = cfg.store.url_file.take() {
             cfg.store.url = read_secret_file("store.url_file", &path)?;
@@ -394,6 +389,42 @@ impl Config {
             pool: self.store.pool,
             busy_timeout: self.store.busy_timeout,
         }
+    }
+}
+
+/// One figment error as a person would like to read it: the dotted key as written in the file,
+/// where it came from and, for an unknown key, the valid ones.
+fn describe(e: figment::Error) -> String {
+    use figment::error::Kind;
+    let key = e.path.join(".").to_lowercase();
+    let source = match &e.metadata {
+        Some(m) => match &m.source {
+            Some(figment::Source::File(p)) => format!(" in {}", p.display()),
+            _ if m.name.contains("environment") => {
+                format!(
+                    " (from the environment: OUTAGE_{})",
+                    e.path.join("__").to_uppercase()
+                )
+            }
+            _ => format!(" ({})", m.name),
+        },
+        None => String::new(),
+    };
+    match &e.kind {
+        Kind::UnknownField(field, valid) => {
+            let key = if key.is_empty() { field.clone() } else { key };
+            let valid = valid.join(", ");
+            match key.rsplit_once('.') {
+                Some((section, _)) => {
+                    format!("unknown key `{key}`{source}; valid keys in [{section}]: {valid}")
+                }
+                None => {
+                    format!("unknown key `{key}`{source}; valid keys at the top level: {valid}")
+                }
+            }
+        }
+        _ if !key.is_empty() => format!("`{key}`{source}: {}", e.kind),
+        _ => format!("{}{source}", e.kind),
     }
 }
 
@@ -513,6 +544,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sever") && err.contains("server"), "{err}");
+        assert!(
+            err.starts_with("unknown key `sever` (TOML source string); valid keys at the top level: server, store,"),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[monitor]\ntimezon = \"UTC\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "unknown key `monitor.timezon` (TOML source string); valid keys in [monitor]: "
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("``") && !err.contains("default."), "{err}");
     }
 
     #[test]
