@@ -39,7 +39,7 @@ pub fn admin_url() -> Option<String> {
                 // Straight to stderr: the test harness captures `eprintln!` of passing tests.
                 let _ = writeln!(
                     std::io::stderr(),
-                    "SKIPPED: PostgreSQL store tests ({URL_VAR} is not set; e.g. \
+                    "\nSKIPPED: PostgreSQL store tests ({URL_VAR} is not set; e.g. \
                      {URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres)"
                 );
             });
