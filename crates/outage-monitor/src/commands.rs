@@ -132,6 +132,37 @@ pub async fn open_store(cfg: &Config) -> Result<Arc<dyn StatusStore>> {
     Ok(store)
 }
 
+/// Opens the store for a command that only reads: a SQLite file that does not exist yet is an
+/// error saying so (instead of silently creating an empty database and reporting nothing).
+pub async fn open_existing_store(cfg: &Config) -> Result<Arc<dyn StatusStore>> {
+    if let Some(db) = sqlite_file(cfg)?
+        && !db.exists()
+    {
+        bail!(
+            "no database at {}: nothing was recorded there yet (run this where `serve` runs, or \
+             point --config / OUTAGE_STORE__URL at its database)",
+            db.display()
+        );
+    }
+    open_store(cfg).await
+}
+
+/// Opens the store for a listing: a SQLite file that does not exist yet lists nothing (with a
+/// note on stderr) and is not created.
+pub async fn open_store_or_empty(cfg: &Config) -> Result<Arc<dyn StatusStore>> {
+    if let Some(db) = sqlite_file(cfg)?
+        && !db.exists()
+    {
+        eprintln!(
+            "note: no database at {} yet (run this where `serve` runs, or set --config / \
+             OUTAGE_STORE__URL)",
+            db.display()
+        );
+        return Ok(Arc::new(outage_core::memory_store::MemoryStore::new()));
+    }
+    open_store(cfg).await
+}
+
 fn example_config() -> String {
     let mut out = outage_core::config::EXAMPLE_TOML.to_string();
     for d in registry::all() {
@@ -172,27 +203,35 @@ fn plugins_list(json: bool) {
 async fn check_config(cfg: Config, online: bool) -> Result<()> {
     let notifiers = registry::build_notifiers(&cfg).context("notifier configuration")?;
     crate::reports::renderer(&cfg).context("renderer configuration")?;
-    let store = open_store(&cfg).await?;
-    store.ping().await.context("the store does not answer")?;
-    let locations = store.list_locations().await?.len();
-    println!("configuration OK");
-    println!(
-        "  store:      {} ({locations} locations)",
-        outage_core::config::redact_url(cfg.store.url.expose())
-    );
-    println!("  listen:     {}", cfg.server.listen);
-    let outbox = store.outbox_stats().await?;
-    println!(
-        "  alerts:     {} delivered, {} waiting, {} given up{}",
-        outbox.delivered,
-        outbox.pending,
-        outbox.failed,
-        if outbox.failed > 0 {
-            " (a chat could not be reached: see the log for which and why)"
-        } else {
-            ""
-        }
-    );
+    let url = outage_core::config::redact_url(cfg.store.url.expose());
+    let missing = sqlite_file(&cfg)?.filter(|db| !db.exists());
+    if let Some(db) = &missing {
+        println!("configuration OK");
+        println!(
+            "  store:      {url} (not created yet: `serve` or `location add` creates {})",
+            db.display()
+        );
+        println!("  listen:     {}", cfg.server.listen);
+    } else {
+        let store = open_store(&cfg).await?;
+        store.ping().await.context("the store does not answer")?;
+        let locations = store.list_locations().await?.len();
+        println!("configuration OK");
+        println!("  store:      {url} ({locations} locations)");
+        println!("  listen:     {}", cfg.server.listen);
+        let outbox = store.outbox_stats().await?;
+        println!(
+            "  alerts:     {} delivered, {} waiting, {} given up{}",
+            outbox.delivered,
+            outbox.pending,
+            outbox.failed,
+            if outbox.failed > 0 {
+                " (a chat could not be reached: see the log for which and why)"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
         "  timezone:   {}  language: {}",
         cfg.monitor.timezone,
@@ -280,7 +319,11 @@ fn location_json(r: &LocationRecord, now: DateTime<Utc>) -> serde_json::Value {
 }
 
 async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
-    let store = open_store(&cfg).await?;
+    let store = match cmd {
+        LocationCommand::Add { .. } => open_store(&cfg).await?,
+        LocationCommand::List { .. } => open_store_or_empty(&cfg).await?,
+        _ => open_existing_store(&cfg).await?,
+    };
     let now = Utc::now();
     match cmd {
         LocationCommand::Add {
@@ -557,7 +600,11 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
 
 /// `token create|list|revoke`.
 async fn token(cfg: Config, cmd: TokenCommand) -> Result<()> {
-    let store = open_store(&cfg).await?;
+    let store = match cmd {
+        TokenCommand::Create { .. } => open_store(&cfg).await?,
+        TokenCommand::List { .. } => open_store_or_empty(&cfg).await?,
+        _ => open_existing_store(&cfg).await?,
+    };
     match cmd {
         TokenCommand::Create { name, json } => {
             let name = name.trim().to_string();
@@ -683,7 +730,7 @@ fn event_json(e: &outage_core::PowerEvent, location: &str) -> serde_json::Value 
 }
 
 async fn outage_list(cfg: Config, location: Option<String>, limit: u32, json: bool) -> Result<()> {
-    let store = open_store(&cfg).await?;
+    let store = open_store_or_empty(&cfg).await?;
     let loc = match location {
         Some(l) => Some(resolve(&*store, &l).await?),
         None => None,

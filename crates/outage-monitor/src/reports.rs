@@ -14,7 +14,7 @@ use outage_core::render::{DiagramRenderer, ImageFormat};
 use outage_core::store::LocationRecord;
 
 use crate::cli::{ReportBy, ReportFormat};
-use crate::commands::{open_store, print_json, resolve};
+use crate::commands::{open_existing_store, print_json, resolve};
 
 /// Builds the configured diagram renderer (the `plotters` plugin with its optional
 /// `[renderer.plotters]` table); used by `diagram render` and by `serve` for the read API.
@@ -58,7 +58,7 @@ pub async fn render_diagram(
         Some(w) => w.parse().map_err(|e| anyhow!("--week {w}: {e}"))?,
         None => IsoWeek::of_instant(now, tz),
     };
-    let store = open_store(cfg).await?;
+    let store = open_existing_store(cfg).await?;
     let rec = resolve(&*store, location).await?;
     let diagram = load_week(&*store, &rec.location, week, tz, cfg.monitor.language, now).await?;
     let bytes = render_blocking(renderer(cfg)?, diagram, format).await?;
@@ -100,7 +100,7 @@ pub async fn report(
     let (Some(first), Some(last)) = (ps.first(), ps.last()) else {
         bail!("the range {from}..{to} holds no whole period");
     };
-    let store = open_store(cfg).await?;
+    let store = open_existing_store(cfg).await?;
     let locations: Vec<LocationRecord> = match location {
         Some(l) => vec![resolve(&*store, l).await?],
         None => store.list_locations().await?,

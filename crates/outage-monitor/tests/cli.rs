@@ -192,7 +192,7 @@ fn the_example_config_passes_check_config() {
 fn a_database_in_a_missing_directory_is_an_error_not_a_panic() {
     let s = Sandbox::new();
     let out = std::process::Command::new(common::BIN)
-        .args(["location", "list"])
+        .args(["location", "add", "--name", "Home"])
         .env("OUTAGE_STORE__URL", "sqlite:///nonexistent-dir/sub/om.db")
         .output()
         .unwrap();
@@ -251,6 +251,26 @@ fn backup_writes_a_database_that_opens() {
     assert_eq!(v[0]["name"], "Home");
     let again = s.cli(&["backup", "--out", s.path("copy.db").to_str().unwrap()]);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn reading_commands_do_not_create_a_database() {
+    let s = Sandbox::new();
+    let db = s.path("om.db");
+    assert_eq!(
+        s.json(&["location", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(s.json(&["outage", "list", "--json"]), serde_json::json!([]));
+    let out = s.cli(&["location", "show", "Home"]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("no database at"), "{}", out.stderr);
+    let out = s.cli(&["check-config"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("not created yet"), "{}", out.stdout);
+    assert!(!db.exists(), "nothing was created");
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    assert!(db.exists());
 }
 
 #[test]
