@@ -41,18 +41,14 @@ pub struct Monitor {
     source: JoinHandle<()>,
     retention: JoinHandle<()>,
     diagrams: Option<JoinHandle<()>>,
-    _serve_lock: Option<outage_store_sqlite::ServeLock>,
+    _serve_lock: Option<InstanceGuard>,
     shutdown: CancellationToken,
 }
 
 impl Monitor {
     /// Opens the store, starts the engine and the HTTP source (on `listener` if given).
     pub async fn start(cfg: &Config, listener: Option<std::net::TcpListener>) -> Result<Monitor> {
-        // One `serve` per SQLite file (two would alert twice); `restore` checks it too.
-        let serve_lock = match crate::commands::sqlite_file(cfg)? {
-            Some(db) => Some(outage_store_sqlite::lock_for_serve(&db)?),
-            None => None,
-        };
+        let serve_lock = single_instance_guard(cfg).await?;
         let store = crate::commands::open_store(cfg).await?;
         let mut notifiers = registry::build_notifiers(cfg).context("notifier configuration")?;
         if notifiers.is_empty() {
@@ -158,6 +154,38 @@ impl Monitor {
         }
         self.tasks.shutdown().await;
     }
+}
+
+/// Keeps a second `serve` off the same database (it would send every alert twice).
+#[allow(dead_code)] // held for its Drop only
+enum InstanceGuard {
+    /// `<db>.serve-lock`, which `restore` checks too.
+    Sqlite(outage_store_sqlite::ServeLock),
+    /// The PostgreSQL leader lock (a session advisory lock). Several instances behind a load
+    /// balancer, with a standby taking over, is future work; for now the second one refuses.
+    Postgres(Box<outage_store_postgres::PostgresStore>),
+}
+
+async fn single_instance_guard(cfg: &Config) -> Result<Option<InstanceGuard>> {
+    if let Some(db) = crate::commands::sqlite_file(cfg)? {
+        return Ok(Some(InstanceGuard::Sqlite(
+            outage_store_sqlite::lock_for_serve(&db)?,
+        )));
+    }
+    let url = cfg.store.url.expose();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pg_cfg = outage_store_postgres::PostgresConfig::from_options(&cfg.store_options())?;
+        let pg = outage_store_postgres::PostgresStore::open(&pg_cfg).await?;
+        if !pg.try_lead().await? {
+            anyhow::bail!(
+                "another `outage-monitor serve` is running on the PostgreSQL database {} (it holds \
+                 the leader lock); run one per database",
+                redact_url(url)
+            );
+        }
+        return Ok(Some(InstanceGuard::Postgres(Box::new(pg))));
+    }
+    Ok(None)
 }
 
 async fn retention_loop(
