@@ -248,6 +248,9 @@ pub enum LocationCommand {
     Resume {
         /// Id or name.
         location: String,
+        /// Print `{"id", "name", "was_paused"}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -280,6 +280,19 @@ fn location_name(raw: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// A location's chat override, checked the way the configured Telegram notifier will read it
+/// (so a typo fails now, not at the first outage).
+fn chat_override(cfg: &Config, raw: &str) -> Result<String> {
+    let chat = raw.trim();
+    if chat.is_empty() {
+        bail!("--chat-id must not be empty (use --no-chat-id to remove an override)");
+    }
+    if cfg.notifiers.contains_key("telegram") {
+        outage_notify_telegram::ChatId::parse(chat).map_err(|e| anyhow!("--chat-id: {e}"))?;
+    }
+    Ok(chat.to_string())
+}
+
 /// Finds a location by id or by exact name.
 pub async fn resolve(store: &dyn StatusStore, what: &str) -> Result<LocationRecord> {
     if let Ok(id) = what.parse::<i64>()
@@ -333,6 +346,7 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
             json,
         } => {
             let name = location_name(&name)?;
+            let chat_id = chat_id.map(|c| chat_override(&cfg, &c)).transpose()?;
             let timeout = timeout.unwrap_or(cfg.monitor.default_timeout);
             if timeout < std::time::Duration::from_secs(1) {
                 bail!("--timeout must be at least 1s");
@@ -497,7 +511,11 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                 chat_id: if a.no_chat_id {
                     Some(None)
                 } else {
-                    a.chat_id.map(Some)
+                    a.chat_id
+                        .as_deref()
+                        .map(|c| chat_override(&cfg, c))
+                        .transpose()?
+                        .map(Some)
                 },
                 enabled: if a.enable {
                     Some(true)
@@ -508,6 +526,12 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                 },
                 paused_until: None,
             };
+            if patch == LocationPatch::default() {
+                bail!(
+                    "nothing to change: give --name, --timeout, --chat-id, --no-chat-id, --enable \
+                     or --disable"
+                );
+            }
             let l = store.update_location(r.location.id, &patch, now).await?;
             let updated = store
                 .get_location(l.id)
@@ -580,8 +604,9 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                 );
             }
         }
-        LocationCommand::Resume { location } => {
+        LocationCommand::Resume { location, json } => {
             let r = resolve(&*store, &location).await?;
+            let was_paused = r.location.paused_until.is_some_and(|u| u > now);
             store
                 .update_location(
                     r.location.id,
@@ -592,7 +617,18 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                     now,
                 )
                 .await?;
-            println!("\"{}\" resumed.", r.location.name);
+            if json {
+                print_json(
+                    &json!({"id": r.location.id.0, "name": r.location.name, "was_paused": was_paused}),
+                );
+            } else if was_paused {
+                println!(
+                    "\"{}\" resumed; a running monitor picks this up within 5 s.",
+                    r.location.name
+                );
+            } else {
+                println!("\"{}\" was not paused; nothing to do.", r.location.name);
+            }
         }
     }
     Ok(())

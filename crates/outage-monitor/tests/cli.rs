@@ -520,3 +520,56 @@ fn check_config_catches_renderer_mistakes_and_names_cannot_be_mistaken_for_ids()
     let out = s.cli(&["location", "edit", "Flat 42", "--name", "7"]);
     assert_ne!(out.code, Some(0));
 }
+
+#[test]
+fn chat_ids_are_checked_edits_need_a_change_and_resume_says_what_it_did() {
+    let s = Sandbox::new();
+    std::fs::write(
+        s.path("tg.toml"),
+        "[notifiers.telegram]\nbot_token = \"123456:AAEabcdefghijklmnopqrstuvwxyz0123456\"\nchat_id = -100123\n",
+    )
+    .unwrap();
+    let cfg = s.path("tg.toml");
+    let cfg = cfg.to_str().unwrap();
+    let bad = s.cli(&[
+        "--config",
+        cfg,
+        "location",
+        "add",
+        "--name",
+        "Home",
+        "--chat-id",
+        "notanumber",
+    ]);
+    assert_ne!(bad.code, Some(0));
+    assert!(
+        bad.stderr.contains("--chat-id") && bad.stderr.contains("notanumber"),
+        "{}",
+        bad.stderr
+    );
+    let ok = s.cli(&[
+        "--config",
+        cfg,
+        "location",
+        "add",
+        "--name",
+        "Home",
+        "--chat-id",
+        "@home_power",
+    ]);
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+
+    let nothing = s.cli(&["location", "edit", "Home"]);
+    assert_ne!(nothing.code, Some(0));
+    assert!(
+        nothing.stderr.contains("nothing to change"),
+        "{}",
+        nothing.stderr
+    );
+
+    let r = s.json(&["location", "resume", "Home", "--json"]);
+    assert_eq!(r["was_paused"], false);
+    s.cli(&["location", "pause", "Home", "--until", "1h"]);
+    let r = s.json(&["location", "resume", "Home", "--json"]);
+    assert_eq!(r["was_paused"], true);
+}
