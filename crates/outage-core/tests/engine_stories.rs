@@ -421,6 +421,28 @@ async fn a_pause_that_ends_in_a_different_state_alerts_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn power_back_during_a_pause_is_dated_when_it_came_back_not_when_the_pause_ended() {
+    let w = World::new(World::quiet()).await;
+    let id = w.add("Home", "k").await;
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(10)).await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
+    // Paused for maintenance while the power is out; it comes back (rebooted 20 s earlier)
+    // well before the pause ends, and keeps beating.
+    let until = w.now() + secs(600);
+    w.pause(id, until).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let first_beat = w.now();
+    beat_for(&w, "k", "b", 20, Duration::from_secs(600)).await;
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage, AlertKind::Restored]);
+    let restored = w.rec.delivered().last().unwrap().alert.clone();
+    assert_eq!(restored.ended_at, Some(first_beat - secs(20)));
+    let ev = w.events().await;
+    assert_eq!(ev[0].ended_at, Some(first_beat - secs(20)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn flapping_within_restore_confirm_is_one_outage() {
     let w = World::new(Rules {
         restore_confirm: Some(RestoreConfirm::Beats(3)),

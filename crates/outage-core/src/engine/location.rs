@@ -81,6 +81,10 @@ pub struct LocState {
     /// Whether the monitor was offline for longer than this location's timeout before start-up:
     /// an outage declared without a beat since then began at an unknown time.
     pub blind_gap: bool,
+    /// When the power came back during a pause that began while it was out (the first beat of
+    /// the pause, backdated by the device's uptime after a reboot), for the restore reported
+    /// when the pause ends.
+    pub back_during_pause: Option<DateTime<Utc>>,
 }
 
 /// What a heartbeat changed.
@@ -123,6 +127,7 @@ impl LocState {
             engine_started: now,
             facts_before_gap: None,
             blind_gap,
+            back_during_pause: None,
         };
         if st.open.is_some() {
             st.facts_before_gap = Some(rt.last_facts.clone());
@@ -242,6 +247,16 @@ impl LocState {
         let prev_seen = self.last_seen;
         let prev_facts = std::mem::replace(&mut self.facts, facts.clone());
         self.last_seen = Some(now);
+        if self.status == Status::Paused && self.open.is_some() && self.back_during_pause.is_none()
+        {
+            self.back_during_pause = Some(match prev_seen {
+                Some(prev) => match classify(prev, &prev_facts, now, &facts) {
+                    Verdict::Rebooted { back_at } => back_at,
+                    _ => now,
+                },
+                None => now,
+            });
+        }
         let transition = match self.status {
             Status::Paused | Status::Up => None,
             Status::Unknown => self.beat_when_unknown(now, prev_seen, &prev_facts, &facts),
@@ -467,6 +482,7 @@ impl LocState {
 
     fn begin_pause(&mut self, now: DateTime<Utc>) -> Transition {
         self.before_pause = Some(self.status);
+        self.back_during_pause = None;
         self.status = Status::Paused;
         self.pending = None;
         self.deadline = None;
@@ -484,6 +500,7 @@ impl LocState {
 
     fn end_pause(&mut self, now: DateTime<Utc>, rules: &Rules) -> Option<Transition> {
         let before = self.before_pause.take().unwrap_or(Status::Unknown);
+
         let alive = self
             .last_seen
             .is_some_and(|s| now - s < td(self.loc.timeout));
@@ -498,8 +515,9 @@ impl LocState {
             (true, Some(open)) if before == Status::Down => {
                 // It came back during the pause: report the end of the outage now.
                 let open = open.clone();
+                let back = self.back_during_pause.or(self.last_seen).unwrap_or(now);
                 let mut alert = self.alert(AlertKind::Restored, now);
-                alert.ended_at = self.last_seen;
+                alert.ended_at = Some(back);
                 alert.cause = Cause::Unknown;
                 self.open = None;
                 self.status = Status::Up;
@@ -508,7 +526,7 @@ impl LocState {
                     interval(IntervalKind::Up),
                     EventChange::Close {
                         event_id: open.id,
-                        ended_at: self.last_seen.unwrap_or(now),
+                        ended_at: back,
                         cause: Cause::Unknown,
                     },
                     vec![alert],
@@ -549,6 +567,7 @@ impl LocState {
                 ))
             }
         };
+        self.back_during_pause = None;
         self.arm(rules);
         t
     }
