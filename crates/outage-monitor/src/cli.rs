@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "outage-monitor", version, about, long_about = None)]
 #[command(
-    after_help = "Start here:\n  outage-monitor serve                       run the monitor (SQLite in ./outage-monitor.db)\n  outage-monitor location add --name Home    register a location and get its device key\n  outage-monitor demo                        watch a simulated power cut and network drop"
+    after_help = "Start here:\n  outage-monitor serve                       run the monitor (SQLite in ./outage-monitor.db)\n  outage-monitor location add --name Home    register a location and get its device key\n  outage-monitor demo                        watch a simulated power cut and network drop\n  outage-monitor config example > om.toml    every setting, commented (Telegram, diagrams...)\n  outage-monitor --config om.toml check-config --online   check it, and that Telegram answers"
 )]
 pub struct Cli {
     /// Config file (TOML). Environment variables OUTAGE_<SECTION>__<KEY> override it.
@@ -26,6 +26,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the monitor: HTTP heartbeat endpoint, detection, notifications.
+    ///
+    /// Without a config file it stores everything in ./outage-monitor.db (SQLite, created if
+    /// missing), listens on 127.0.0.1:8080 and prints alerts on the console. See
+    /// `outage-monitor config example` for every setting. SIGTERM or Ctrl-C stops it cleanly.
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
@@ -225,7 +229,8 @@ pub enum LocationCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Replace a location's API key (the old one stops working).
+    /// Replace a location's API key (the old one stops working; a running monitor notices
+    /// within 5 s).
     RotateKey {
         /// Id or name.
         location: String,

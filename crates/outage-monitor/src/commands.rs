@@ -166,8 +166,17 @@ pub async fn open_store_or_empty(cfg: &Config) -> Result<Arc<dyn StatusStore>> {
 fn example_config() -> String {
     let mut out = outage_core::config::EXAMPLE_TOML.to_string();
     for d in registry::all() {
-        if d.kind == registry::PluginKind::Notifier && !d.example_config.trim().is_empty() {
-            out.push_str(&format!("\n# {} notifier: {}\n", d.name, d.description));
+        let shown = matches!(
+            d.kind,
+            registry::PluginKind::Notifier | registry::PluginKind::Renderer
+        );
+        if shown && !d.example_config.trim().is_empty() {
+            out.push_str(&format!(
+                "\n# {} {}: {}\n",
+                d.name,
+                d.kind.as_str(),
+                d.description
+            ));
             for line in d.example_config.lines() {
                 out.push_str(&format!("# {line}\n"));
             }
