@@ -373,6 +373,22 @@ impl Config {
                 ),
             ));
         }
+        if let Some(u) = &self.server.public_url {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            if rest.is_none_or(|r| {
+                r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace)
+            }) {
+                return Err(bad(
+                    "server.public_url",
+                    format!(
+                        "`{u}` is not an http(s) URL; write how devices reach this monitor, e.g. \
+                         \"https://power.example.org\""
+                    ),
+                ));
+            }
+        }
         for (key, expr) in [
             ("diagram.post", &self.diagram.post),
             ("diagram.update", &self.diagram.update),
@@ -581,6 +597,11 @@ mod tests {
             err.contains("diagram.update") && err.contains("cron"),
             "{err}"
         );
+        let err = Config::from_toml_str("[server]\npublic_url = \"not a url\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.public_url"), "{err}");
+        assert!(Config::from_toml_str("[server]\npublic_url = \"http://10.0.0.2:8080\"\n").is_ok());
         let err = Config::from_toml_str("[server]\nlisten = \"localhost\"\n")
             .unwrap_err()
             .to_string();
