@@ -827,3 +827,36 @@ async fn after_a_restart_during_an_outage_later_outages_have_a_known_start_again
     assert_eq!(alert.kind, AlertKind::Outage);
     assert_eq!(alert.started_at, Some(last_beat));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_herd_of_first_beats_is_committed_together_and_correctly() {
+    let mut w = World::new(World::quiet()).await;
+    let n = 300;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(w.add(&format!("L{i}"), &format!("k{i}")).await);
+    }
+    for i in 0..n {
+        w.beat(&format!("k{i}"), facts("a", 100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await; // up for a while, and written down
+    w.restart_after(Duration::from_secs(5)).await;
+    // Every device beats at the same moment after the restart.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let e = w.engine.clone();
+        set.spawn(async move { e.heartbeat(&format!("k{i}"), facts("a", 110)).await });
+    }
+    while let Some(r) = set.join_next().await {
+        assert_eq!(r.unwrap().unwrap().status, Status::Up);
+    }
+    for id in &ids {
+        assert_eq!(w.engine.status_of(*id).unwrap().0, Status::Up);
+        let kinds: Vec<IntervalKind> = w.intervals(*id).await.iter().map(|i| i.0).collect();
+        assert_eq!(
+            kinds,
+            [IntervalKind::Up, IntervalKind::Unknown, IntervalKind::Up]
+        );
+    }
+    assert!(w.rec.kinds().is_empty(), "no alerts for a restart");
+}

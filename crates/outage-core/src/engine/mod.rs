@@ -9,6 +9,7 @@
 //!   sends them.
 //! - Locations changed by another process (the CLI) are picked up by a periodic sync.
 
+mod committer;
 pub mod delivery;
 pub mod location;
 pub mod writer;
@@ -155,6 +156,7 @@ struct Inner {
     timer_wake: Notify,
     delivery_wake: Arc<Notify>,
     beats_tx: mpsc::Sender<Heartbeat>,
+    committer: committer::Committer,
     ready: AtomicBool,
     shutdown: CancellationToken,
 }
@@ -214,6 +216,8 @@ impl Engine {
         let shutdown = CancellationToken::new();
         let (beats_tx, beats_rx) = mpsc::channel(cfg.queue.max(1));
         let started_at = clock.now();
+        let (committer, committer_task) =
+            committer::Committer::start(store.clone(), shutdown.clone());
         let inner = Arc::new(Inner {
             store: store.clone(),
             notifiers: notifiers.clone(),
@@ -227,6 +231,7 @@ impl Engine {
             timer_wake: Notify::new(),
             delivery_wake: Arc::new(Notify::new()),
             beats_tx,
+            committer,
             ready: AtomicBool::new(false),
             shutdown: shutdown.clone(),
         });
@@ -234,6 +239,7 @@ impl Engine {
         engine.load().await?;
 
         let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(committer_task));
         tasks.push(tokio::spawn(writer::run(
             store.clone(),
             clock.clone(),
@@ -549,7 +555,7 @@ impl Engine {
             }
         }
         let notify = !t.notifications.is_empty();
-        let opened = self.inner.store.apply_transition(&t).await?;
+        let opened = self.inner.committer.commit(t).await?;
         if let (Some(id), Some(open)) = (opened, st.open.as_mut()) {
             open.id = id;
         }
