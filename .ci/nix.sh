@@ -15,4 +15,11 @@ if ! command -v nix-instantiate >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends nix-bin >/dev/null
 fi
 
+# Linters for the .nix files (a few minutes to build once; cached in ~/.cargo/bin after that).
+if ! command -v deadnix >/dev/null 2>&1 || ! command -v nixfmt >/dev/null 2>&1; then
+  echo "installing deadnix and nixfmt (cargo install)"
+  cargo install --locked --quiet deadnix nixfmt_rs
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
 bash nix/eval-test.sh

@@ -8,7 +8,7 @@
 #     (including the VM test's machines); Python asserts on the JSON.
 #  3. If an `outage-monitor` binary is already built (CI builds one for its tests; this script
 #     never builds), `check-config` reads each TOML file the module renders.
-#  4. deadnix and nixfmt, when installed (they are not installed here).
+#  4. deadnix and nixfmt (.ci/nix.sh installs them; skipped with a note when missing elsewhere).
 #
 # The Nixpkgs lib: $NIXPKGS_LIB, else ../shared/nixpkgs-lib/lib beside the repository, else
 # /work/shared/nixpkgs-lib/lib. Without one the script is SKIPPED, or fails when CI is set.
