@@ -434,6 +434,19 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
         } => {
             let r = resolve(&*store, &location).await?;
             if let Some(kind) = device_config {
+                let loopback = cfg.server.public_url.is_none()
+                    && cfg
+                        .server
+                        .listen
+                        .parse::<std::net::SocketAddr>()
+                        .is_ok_and(|a| a.ip().is_loopback());
+                if loopback {
+                    eprintln!(
+                        "note: devices are told to use {}, which only this machine can reach; \
+                         set server.public_url (and server.listen = \"0.0.0.0:8080\") first",
+                        cfg.server.base_url()
+                    );
+                }
                 let key = if new_key {
                     let key = generate_key();
                     store
