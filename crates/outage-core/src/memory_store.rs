@@ -42,6 +42,8 @@ struct Inner {
     alive_at: Option<DateTime<Utc>>,
     diagrams: BTreeMap<(LocationId, String, String), DiagramMessage>,
     tokens: BTreeMap<ApiTokenId, (ApiToken, KeyHash)>,
+    /// Bumped by every change of a location's settings ([`StatusStore::locations_version`]).
+    locations_version: i64,
 }
 
 impl Inner {
@@ -120,11 +122,16 @@ impl StatusStore for MemoryStore {
                 runtime: LocationRuntime::default(),
             },
         );
+        g.locations_version += 1;
         Ok(location)
     }
 
     async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
         Ok(self.lock().locations.values().cloned().collect())
+    }
+
+    async fn locations_version(&self) -> Result<i64, StoreError> {
+        Ok(self.lock().locations_version)
     }
 
     async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
@@ -168,7 +175,9 @@ impl StatusStore for MemoryStore {
             l.paused_until = v;
         }
         l.updated_at = now;
-        Ok(l.clone())
+        let updated = l.clone();
+        g.locations_version += 1;
+        Ok(updated)
     }
 
     async fn set_key_hash(&self, id: LocationId, key_hash: KeyHash) -> Result<(), StoreError> {
@@ -178,12 +187,16 @@ impl StatusStore for MemoryStore {
             .get_mut(&id)
             .ok_or_else(|| not_found(format!("location {id}")))?;
         rec.key_hash = key_hash;
+        g.locations_version += 1;
         Ok(())
     }
 
     async fn delete_location(&self, id: LocationId) -> Result<bool, StoreError> {
         let mut g = self.lock();
         let existed = g.locations.remove(&id).is_some();
+        if existed {
+            g.locations_version += 1;
+        }
         g.beats.retain(|b| b.location_id != id);
         g.intervals.retain(|i| i.location_id != id);
         let gone: Vec<EventId> = g

@@ -8,6 +8,8 @@
 //! - Only the SHA-256 hash of a location key is stored.
 //! - Outbox rows of one `(notifier, chat)` queue are handed out strictly in insertion order:
 //!   [`StatusStore::claim_notifications`] returns only the head of each queue.
+//! - [`StatusStore::locations_version`] changes with every change of a location's settings and
+//!   never with its runtime state (heartbeats, transitions).
 
 use std::time::Duration;
 
@@ -247,6 +249,25 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// All locations, ordered by id.
     async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError>;
+
+    /// A number that changes whenever the set of locations or the settings of one change, so a
+    /// running engine can skip [`StatusStore::list_locations`] (expensive with many locations)
+    /// when nothing changed, also when the change was made by another process.
+    ///
+    /// Contract:
+    /// - It changes with every location created or deleted, and with every write of a
+    ///   location's *settings*: name, key hash, timeout, chat, enabled, paused-until — i.e. with
+    ///   every successful [`StatusStore::create_location`], [`StatusStore::update_location`]
+    ///   (even one that sets the same values), [`StatusStore::set_key_hash`] and
+    ///   [`StatusStore::delete_location`] of an existing location, whichever process made it.
+    /// - It does **not** change with runtime state: [`StatusStore::record_heartbeats`],
+    ///   [`StatusStore::apply_transition`]/[`StatusStore::apply_transitions`] (status,
+    ///   last-seen, device facts, events, intervals, outbox) leave it alone, so a busy monitor
+    ///   sees the same number tick after tick.
+    /// - Only equality means anything: callers compare it with the value they read before their
+    ///   last listing. (It usually counts up, but a restored backup may bring an older number.)
+    ///   Read it *before* listing: a change in between then only costs one more listing.
+    async fn locations_version(&self) -> Result<i64, StoreError>;
 
     /// One location by id.
     async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError>;

@@ -63,6 +63,10 @@ pub const LEADER_LOCK_KEY: i64 = 0x6f75_7461_6765_2d6d;
 /// Key of the monitor's liveness mark in the `meta` table.
 const ALIVE_KEY: &str = "monitor_alive_at";
 
+/// Key of the location settings' version in the `meta` table, bumped by triggers on
+/// `locations` (see the `locations_version` migration).
+const LOCATIONS_VERSION_KEY: &str = "locations_version";
+
 /// Locations per retention delete statement, so each walks the (location, time) index.
 const PRUNE_LOCATIONS_PER_STEP: i64 = 1000;
 
@@ -590,6 +594,15 @@ impl StatusStore for PostgresStore {
             .await
             .map_err(self.e())?;
         rows.into_iter().map(RecordRow::into_record).collect()
+    }
+
+    async fn locations_version(&self) -> Result<i64, StoreError> {
+        let version: Option<i64> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(LOCATIONS_VERSION_KEY)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.e())?;
+        version.ok_or_else(|| corrupt("meta.locations_version is missing".into()))
     }
 
     async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {

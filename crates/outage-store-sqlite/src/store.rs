@@ -65,6 +65,10 @@ pub fn schema_version() -> i64 {
 /// Key of the monitor's liveness mark in the `meta` table.
 const ALIVE_KEY: &str = "monitor_alive_at";
 
+/// Key of the location settings' version in the `meta` table, bumped by triggers on
+/// `locations` (see the `locations_version` migration).
+const LOCATIONS_VERSION_KEY: &str = "locations_version";
+
 /// Rows per multi-row statement when recording heartbeats (7 parameters each).
 const BEAT_CHUNK: usize = 128;
 
@@ -602,6 +606,15 @@ impl StatusStore for SqliteStore {
             .await
             .map_err(self.e())?;
         rows.into_iter().map(RecordRow::into_record).collect()
+    }
+
+    async fn locations_version(&self) -> Result<i64, StoreError> {
+        let version: Option<i64> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(LOCATIONS_VERSION_KEY)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(self.e())?;
+        version.ok_or_else(|| corrupt("meta.locations_version is missing".into()))
     }
 
     async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {

@@ -462,7 +462,7 @@ async fn migrations_are_idempotent() {
 }
 
 /// A database written before migration 0002 (only 0001 applied, with data in it) opens with the
-/// current store: 0002 is applied on top, nothing is lost, and the new tables work.
+/// current store: 0002 and 0003 are applied on top, nothing is lost, and the new tables work.
 #[tokio::test]
 async fn a_version_1_database_migrates_forward() {
     let dir = tempdir();
@@ -539,6 +539,13 @@ async fn a_version_1_database_migrates_forward() {
     };
     store.save_diagram_message(&msg).await.unwrap();
     assert_eq!(store.diagram_messages().await.unwrap(), vec![msg]);
+    // 0003: the locations version exists for the old rows and moves with a change.
+    let v = store.locations_version().await.unwrap();
+    store
+        .set_key_hash(home.id, KeyHash::of("new"))
+        .await
+        .unwrap();
+    assert_ne!(store.locations_version().await.unwrap(), v);
     let token = store
         .create_api_token("grafana", KeyHash::of("omt_x"), t(40))
         .await
@@ -553,7 +560,11 @@ async fn a_version_1_database_migrates_forward() {
             .fetch_all(&mut c)
             .await
             .unwrap();
-    assert_eq!(versions, vec![1, 2], "0001 kept, 0002 applied once");
+    assert_eq!(
+        versions,
+        vec![1, 2, 3],
+        "0001 kept, 0002 and 0003 applied once"
+    );
 }
 
 fn migrations_dir() -> PathBuf {

@@ -80,6 +80,7 @@ macro_rules! store_suite {
             location_names_are_unique,
             a_patch_changes_only_what_it_names,
             key_rotation_replaces_the_stored_hash,
+            locations_version_moves_with_settings_not_with_runtime,
             deleting_a_location_removes_its_history,
             heartbeats_update_last_seen_with_the_newest_beat,
             device_facts_round_trip_exactly,
@@ -673,6 +674,149 @@ pub async fn key_rotation_replaces_the_stored_hash(store: Arc<dyn StatusStore>) 
         Err(StoreError::NotFound { .. }) => {}
         other => panic!("rotating the key of an unknown location must be NotFound, got {other:?}"),
     }
+}
+
+async fn version(s: &dyn StatusStore) -> i64 {
+    must(s.locations_version().await, "locations_version")
+}
+
+/// Fails the story unless `locations_version` moved since `before`; returns the new value.
+async fn version_moved(s: &dyn StatusStore, before: i64, step: &str) -> i64 {
+    let now = version(s).await;
+    assert_ne!(now, before, "{step} must change locations_version");
+    now
+}
+
+async fn version_kept(s: &dyn StatusStore, before: i64, step: &str) {
+    assert_eq!(
+        version(s).await,
+        before,
+        "{step} must not change locations_version (runtime state only)"
+    );
+}
+
+/// `locations_version` moves with every change of the locations or their settings — creating,
+/// each setting of a patch, a key rotation, deleting — and stays put through reads, heartbeats
+/// and transitions, which only touch runtime state (a running engine relies on it to skip
+/// listing every location every few seconds).
+pub async fn locations_version_moves_with_settings_not_with_runtime(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let mut v = version(s).await;
+    version_kept(s, v, "reading it again").await;
+
+    let home = add(s, "Home").await;
+    v = version_moved(s, v, "creating a location").await;
+    let shed = add(s, "Shed").await;
+    v = version_moved(s, v, "creating a second location").await;
+
+    let patches = [
+        (
+            "a rename",
+            LocationPatch {
+                name: Some("Дім".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "a new timeout",
+            LocationPatch {
+                timeout: Some(Duration::from_secs(90)),
+                ..Default::default()
+            },
+        ),
+        (
+            "setting the chat",
+            LocationPatch {
+                chat_id: Some(Some("-100".into())),
+                ..Default::default()
+            },
+        ),
+        (
+            "clearing the chat",
+            LocationPatch {
+                chat_id: Some(None),
+                ..Default::default()
+            },
+        ),
+        (
+            "disabling",
+            LocationPatch {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        ),
+        (
+            "enabling",
+            LocationPatch {
+                enabled: Some(true),
+                ..Default::default()
+            },
+        ),
+        (
+            "pausing",
+            LocationPatch {
+                paused_until: Some(Some(at(3600))),
+                ..Default::default()
+            },
+        ),
+        (
+            "resuming",
+            LocationPatch {
+                paused_until: Some(None),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut home_now = home.clone();
+    for (i, (step, patch)) in patches.iter().enumerate() {
+        home_now = must(s.update_location(home.id, patch, at(i as i64)).await, step);
+        v = version_moved(s, v, step).await;
+    }
+    must(
+        s.set_key_hash(home.id, KeyHash::of("om_rotated")).await,
+        "rotate the key",
+    );
+    v = version_moved(s, v, "a key rotation").await;
+
+    // Runtime state only.
+    must(s.list_locations().await, "list_locations");
+    must(s.load_runtime().await, "load_runtime");
+    version_kept(s, v, "reading the locations").await;
+    must(
+        s.record_heartbeats(
+            &[
+                beat(home.id, at(10), facts("boot-1", 10)),
+                beat(shed.id, at(10), facts("boot-2", 10)),
+            ],
+            at(10),
+        )
+        .await,
+        "record heartbeats",
+    );
+    version_kept(s, v, "recording heartbeats").await;
+    must(
+        s.apply_transition(&switch(home.id, Status::Up, at(10), IntervalKind::Up))
+            .await,
+        "home is up",
+    );
+    version_kept(s, v, "a transition (status, interval)").await;
+    open_outage(s, &home_now, at(20)).await;
+    version_kept(s, v, "a transition opening an outage with alerts").await;
+    must(
+        s.apply_transitions(&[
+            switch(home.id, Status::Up, at(80), IntervalKind::Up),
+            switch(shed.id, Status::Unknown, at(80), IntervalKind::Unknown),
+        ])
+        .await,
+        "a batch of transitions",
+    );
+    version_kept(s, v, "a batch of transitions").await;
+
+    assert!(
+        must(s.delete_location(shed.id).await, "delete Shed"),
+        "Shed existed"
+    );
+    version_moved(s, v, "deleting a location").await;
 }
 
 /// A location with beats, intervals, an outage, queued and delivered notifications is deleted:
