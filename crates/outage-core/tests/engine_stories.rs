@@ -3,17 +3,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use outage_core::config::RestoreConfirm;
-use outage_core::engine::{Engine, EngineConfig, EngineTasks, Rules};
+use outage_core::engine::{Engine, EngineConfig, EngineTasks, FULL_SYNC_EVERY, Rules};
 use outage_core::keys::KeyHash;
 use outage_core::memory_store::MemoryStore;
 use outage_core::metrics::Metrics;
 use outage_core::notify::{AlertKind, Notifier, NotifyError};
 use outage_core::source::HeartbeatSink;
-use outage_core::store::{EventFilter, StatusStore};
+use outage_core::store::{
+    EventFilter, LocationRecord, OutboxId, OutboxItem, OutboxStats, PruneStats, RuntimeSnapshot,
+    StatusStore, StoreError, Transition,
+};
 use outage_core::*;
 use outage_testkit::notifier::RecordingNotifier;
 
@@ -55,7 +59,7 @@ impl World {
 
     async fn with_recorder(store: Arc<MemoryStore>, rec: RecordingNotifier, rules: Rules) -> World {
         let clock = TokioClock::starting_at(outage_testkit::t0());
-        let (engine, tasks) = start(&store, &rec, clock, &rules).await;
+        let (engine, tasks) = start(store.clone(), &rec, clock, &rules).await;
         World {
             store,
             rec,
@@ -64,6 +68,28 @@ impl World {
             tasks: Some(tasks),
             rules,
         }
+    }
+
+    /// A world whose engine reads the store through a [`CountingStore`]; the world's own
+    /// `store` writes it directly, as another process would.
+    async fn counting(rules: Rules) -> (World, Arc<CountingStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let counting = Arc::new(CountingStore {
+            inner: store.clone(),
+            lists: AtomicUsize::new(0),
+        });
+        let rec = RecordingNotifier::new("rec");
+        let clock = TokioClock::starting_at(outage_testkit::t0());
+        let (engine, tasks) = start(counting.clone(), &rec, clock, &rules).await;
+        let w = World {
+            store,
+            rec,
+            clock,
+            engine,
+            tasks: Some(tasks),
+            rules,
+        };
+        (w, counting)
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -111,7 +137,7 @@ impl World {
             t.shutdown().await;
         }
         tokio::time::sleep(offline).await;
-        let (engine, tasks) = start(&self.store, &self.rec, self.clock, &self.rules).await;
+        let (engine, tasks) = start(self.store.clone(), &self.rec, self.clock, &self.rules).await;
         self.engine = engine;
         self.tasks = Some(tasks);
     }
@@ -140,15 +166,79 @@ impl World {
     }
 }
 
+/// A [`MemoryStore`] that counts `list_locations` calls; every other method is delegated.
+#[derive(Debug)]
+struct CountingStore {
+    inner: Arc<MemoryStore>,
+    lists: AtomicUsize,
+}
+
+impl CountingStore {
+    fn lists(&self) -> usize {
+        self.lists.load(Ordering::SeqCst)
+    }
+}
+
+macro_rules! delegate_to_inner {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        #[async_trait::async_trait]
+        impl StatusStore for CountingStore {
+            async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
+                self.lists.fetch_add(1, Ordering::SeqCst);
+                self.inner.list_locations().await
+            }
+            $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+                self.inner.$name($($arg),*).await
+            })*
+        }
+    };
+}
+
+delegate_to_inner! {
+    migrate() -> ();
+    ping() -> ();
+    create_location(n: &NewLocation, k: KeyHash, now: DateTime<Utc>) -> Location;
+    locations_version() -> i64;
+    get_location(id: LocationId) -> Option<LocationRecord>;
+    update_location(id: LocationId, p: &LocationPatch, now: DateTime<Utc>) -> Location;
+    set_key_hash(id: LocationId, k: KeyHash) -> ();
+    delete_location(id: LocationId) -> bool;
+    load_runtime() -> RuntimeSnapshot;
+    record_heartbeats(b: &[Heartbeat], alive: DateTime<Utc>) -> ();
+    recent_heartbeats(id: LocationId, limit: u32) -> Vec<Heartbeat>;
+    apply_transition(t: &Transition) -> Option<EventId>;
+    apply_transitions(ts: &[Transition]) -> ();
+    list_events(f: &EventFilter) -> Vec<PowerEvent>;
+    get_event(id: EventId) -> Option<PowerEvent>;
+    list_intervals(id: LocationId, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<StateInterval>;
+    claim_notifications(now: DateTime<Utc>, limit: u32) -> Vec<OutboxItem>;
+    claim_queue(n: &str, c: &str, now: DateTime<Utc>, limit: u32) -> Vec<OutboxItem>;
+    complete_notification(id: OutboxId, m: Option<&MessageRef>, now: DateTime<Utc>) -> ();
+    retry_notification(id: OutboxId, next: DateTime<Utc>, e: &str) -> ();
+    fail_notification(id: OutboxId, e: &str) -> ();
+    next_notification_due() -> Option<DateTime<Utc>>;
+    outbox_stats() -> OutboxStats;
+    message_refs(id: EventId) -> Vec<MessageRef>;
+    prune(beats: DateTime<Utc>, outbox: DateTime<Utc>) -> PruneStats;
+    diagram_messages() -> Vec<DiagramMessage>;
+    save_diagram_message(m: &DiagramMessage) -> ();
+    delete_diagram_message(l: LocationId, n: &str, c: &str) -> bool;
+    create_api_token(n: &str, h: KeyHash, at: DateTime<Utc>) -> ApiToken;
+    list_api_tokens() -> Vec<ApiToken>;
+    find_api_token(h: &KeyHash) -> Option<ApiToken>;
+    revoke_api_token(id: ApiTokenId) -> bool;
+    backup(path: &std::path::Path) -> ();
+}
+
 async fn start(
-    store: &Arc<MemoryStore>,
+    store: Arc<dyn StatusStore>,
     rec: &RecordingNotifier,
     clock: TokioClock,
     rules: &Rules,
 ) -> (Engine, EngineTasks) {
     let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(rec.clone())];
     Engine::start(
-        store.clone(),
+        store,
         notifiers,
         Arc::new(clock),
         Arc::new(Metrics::default()),
@@ -660,6 +750,51 @@ async fn locations_changed_by_another_process_are_picked_up_by_the_sync() {
             .is_err()
     );
     assert!(w.engine.status_of(other.id).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sync_lists_the_locations_only_when_their_version_moved() {
+    let (w, store) = World::counting(World::quiet()).await;
+    let id = w.add("Home", "old-key").await;
+    w.engine.sync().await.unwrap();
+    assert_eq!(store.lists(), 1, "the add moved the version: one listing");
+    // Heartbeats and transitions change only runtime state.
+    w.beat("old-key", facts("boot-a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the writer flushed
+    for _ in 0..3 {
+        w.engine.sync().await.unwrap();
+    }
+    assert_eq!(store.lists(), 1, "nothing changed: no listing");
+
+    // Another process rotates the key, writing only the store: the next sync lists once.
+    w.store
+        .set_key_hash(id, KeyHash::of("new-key"))
+        .await
+        .unwrap();
+    w.engine.sync().await.unwrap();
+    w.engine.sync().await.unwrap();
+    assert_eq!(store.lists(), 2);
+    assert!(
+        w.engine
+            .heartbeat("old-key", DeviceFacts::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        w.engine
+            .heartbeat("new-key", DeviceFacts::default())
+            .await
+            .is_ok()
+    );
+
+    // The sync loop ticks every `sync_every` without listing, and lists anyway as a safety net
+    // every FULL_SYNC_EVERY ticks.
+    let full = EngineConfig::default().sync_every * FULL_SYNC_EVERY;
+    let elapsed = (w.now() - outage_testkit::t0()).to_std().unwrap();
+    tokio::time::sleep(full - elapsed - Duration::from_secs(3)).await;
+    assert_eq!(store.lists(), 2, "quiet ticks do not list");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(store.lists(), 3, "the safety net listed once");
 }
 
 #[tokio::test(start_paused = true)]

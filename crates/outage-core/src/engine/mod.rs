@@ -7,7 +7,9 @@
 //! - A state change is written with its outbox rows in one store transaction
 //!   ([`crate::store::StatusStore::apply_transition`]); the delivery worker ([`delivery`])
 //!   sends them.
-//! - Locations changed by another process (the CLI) are picked up by a periodic sync.
+//! - Locations changed by another process (the CLI) are picked up by a periodic sync, which
+//!   lists the locations only when the store's `locations_version` moved (and, as a safety
+//!   net, every [`FULL_SYNC_EVERY`] ticks).
 
 mod committer;
 pub mod delivery;
@@ -35,6 +37,10 @@ use crate::source::{BeatAck, BeatRejection, HeartbeatSink, StatusCounts};
 use crate::store::{LocationRecord, NewNotification, StatusStore, StoreError, Transition};
 
 pub use location::{LocState, Rules};
+
+/// Every this many sync ticks (5 minutes at the default `sync_every` of 5 s) the sync lists
+/// every location even when the store's `locations_version` did not move: a safety net.
+pub const FULL_SYNC_EVERY: u32 = 60;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -159,6 +165,8 @@ struct Inner {
     committer: committer::Committer,
     ready: AtomicBool,
     shutdown: CancellationToken,
+    /// `StatusStore::locations_version` read before the last full listing (load or sync).
+    synced_version: Mutex<Option<i64>>,
 }
 
 /// The running engine. Cheap to clone.
@@ -234,6 +242,7 @@ impl Engine {
             committer,
             ready: AtomicBool::new(false),
             shutdown: shutdown.clone(),
+            synced_version: Mutex::new(None),
         });
         let engine = Engine { inner };
         engine.load().await?;
@@ -269,6 +278,8 @@ impl Engine {
     }
 
     async fn load(&self) -> Result<(), EngineError> {
+        // The version first: a change made while loading only costs one more listing later.
+        let version = self.inner.store.locations_version().await?;
         let snap = self.inner.store.load_runtime().await?;
         let now = self.inner.started_at;
         let mut transitions = Vec::new();
@@ -293,6 +304,7 @@ impl Engine {
         *write(&self.inner.by_key) = by_key;
         *write(&self.inner.slots) = slots;
         *lock(&self.inner.timers) = heap;
+        *lock(&self.inner.synced_version) = Some(version);
         tracing::info!(
             locations = snap.locations.len(),
             monitor_last_alive = ?snap.monitor_alive_at,
@@ -400,8 +412,26 @@ impl Engine {
         Ok(())
     }
 
-    /// Picks up locations added, edited or removed by other processes.
+    /// Picks up locations added, edited or removed by other processes. Cheap when nothing
+    /// changed: it reads the store's `locations_version` and lists the locations only when that
+    /// differs from the version read before the last listing.
     pub async fn sync(&self) -> Result<(), EngineError> {
+        let version = self.inner.store.locations_version().await?;
+        if *lock(&self.inner.synced_version) == Some(version) {
+            return Ok(());
+        }
+        self.sync_all(version).await
+    }
+
+    /// Lists every location whatever the version says (the sync loop's safety net).
+    async fn full_sync(&self) -> Result<(), EngineError> {
+        let version = self.inner.store.locations_version().await?;
+        self.sync_all(version).await
+    }
+
+    /// Lists every location and applies the differences; `version` was read before listing,
+    /// so a change made meanwhile shows as a new version at the next sync.
+    async fn sync_all(&self, version: i64) -> Result<(), EngineError> {
         let recs = self.inner.store.list_locations().await?;
         let ids: std::collections::HashSet<_> = recs.iter().map(|r| r.location.id).collect();
         let gone: Vec<_> = read(&self.inner.slots)
@@ -415,6 +445,7 @@ impl Engine {
         for rec in &recs {
             self.upsert(rec).await?;
         }
+        *lock(&self.inner.synced_version) = Some(version);
         Ok(())
     }
 
@@ -422,11 +453,18 @@ impl Engine {
         let mut tick = tokio::time::interval(self.inner.cfg.sync_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
+        let mut ticks: u32 = 0;
         loop {
             tokio::select! {
                 _ = self.inner.shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    if let Err(e) = self.sync().await {
+                    ticks = ticks.wrapping_add(1);
+                    let synced = if ticks.is_multiple_of(FULL_SYNC_EVERY) {
+                        self.full_sync().await
+                    } else {
+                        self.sync().await
+                    };
+                    if let Err(e) = synced {
                         tracing::warn!(error = %e, "cannot sync locations from the store");
                     }
                 }
