@@ -554,8 +554,12 @@ impl Engine {
             let was_down = st.status != Status::Down && next.status == Status::Down;
             match self.commit(&mut next, t).await {
                 Ok(()) => {
+                    // Measured once the outage and its alerts are stored (queued for delivery),
+                    // not when the timer fired: a busy store shows up in the figure.
                     if was_down && let Some(d) = deadline {
-                        self.inner.metrics.outage_detected(until(d, now));
+                        self.inner
+                            .metrics
+                            .outage_detected(until(d, self.inner.clock.now()));
                     }
                     *st = next;
                 }
