@@ -439,8 +439,33 @@ fn describe(e: figment::Error) -> String {
                 }
             }
         }
-        _ if !key.is_empty() => format!("`{key}`{source}: {}", e.kind),
-        _ => format!("{}{source}", e.kind),
+        _ if !key.is_empty() => format!("`{key}`{source}: {}", one_line(&e.kind.to_string())),
+        _ => format!("{}{source}", one_line(&e.kind.to_string())),
+    }
+}
+
+/// A parser's multi-line message (with a source snippet and a caret) as one line:
+/// "TOML parse error at line 1, column 8: invalid table header; expected `.`, `]`".
+fn one_line(msg: &str) -> String {
+    let mut parts = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        // Snippet lines: "|", "1 | [server", "|        ^".
+        .filter(|l| {
+            !l.starts_with('|')
+                && !l
+                    .split_once(" |")
+                    .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+        });
+    let Some(first) = parts.next() else {
+        return String::new();
+    };
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty() {
+        first.to_string()
+    } else {
+        format!("{first}: {}", rest.join("; "))
     }
 }
 
@@ -574,6 +599,14 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("``") && !err.contains("default."), "{err}");
+        let err = Config::from_toml_str("[server\nlisten = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\n'), "one line: {err}");
+        assert!(
+            err.contains("line 1") && err.contains("invalid table header"),
+            "{err}"
+        );
     }
 
     #[test]
