@@ -454,9 +454,8 @@ fn one_line(msg: &str) -> String {
         // Snippet lines: "|", "1 | [server", "|        ^".
         .filter(|l| {
             !l.starts_with('|')
-                && !l
-                    .split_once(" |")
-                    .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+                && l.split_once(" |")
+                    .is_none_or(|(n, _)| n.trim().parse::<u32>().is_err())
         });
     let Some(first) = parts.next() else {
         return String::new();
