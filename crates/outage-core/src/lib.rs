@@ -24,6 +24,7 @@ pub mod render;
 pub mod secret;
 pub mod source;
 pub mod store;
+pub mod store_support;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use domain::*;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::*;
 use crate::keys::KeyHash;
 use crate::store::*;
+use crate::store_support::{location_name_taken, new_event, not_found};
 
 #[derive(Debug, Clone)]
 struct OutboxRow {
@@ -74,12 +75,6 @@ impl MemoryStore {
     }
 }
 
-fn not_found(what: impl std::fmt::Display) -> StoreError {
-    StoreError::NotFound {
-        what: what.to_string(),
-    }
-}
-
 #[async_trait]
 impl StatusStore for MemoryStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -98,10 +93,7 @@ impl StatusStore for MemoryStore {
     ) -> Result<Location, StoreError> {
         let mut g = self.lock();
         if g.locations.values().any(|r| r.location.name == new.name) {
-            return Err(StoreError::Conflict(format!(
-                "a location named `{}` already exists",
-                new.name
-            )));
+            return Err(location_name_taken(&new.name));
         }
         let id = LocationId(g.id());
         let location = Location {
@@ -150,9 +142,7 @@ impl StatusStore for MemoryStore {
                 .values()
                 .any(|r| r.location.name == *name && r.location.id != id)
         {
-            return Err(StoreError::Conflict(format!(
-                "a location named `{name}` already exists"
-            )));
+            return Err(location_name_taken(name));
         }
         let rec = g
             .locations
@@ -544,43 +534,28 @@ fn apply(g: &mut Inner, t: &Transition) -> Result<Option<EventId>, StoreError> {
             _ => return Err(not_found(format!("event {event_id}"))),
         }
     }
-    let opened = match &t.event {
-        EventChange::None => None,
-        EventChange::Open {
-            started_at,
-            detected_at,
-            cause,
-        } => Some((*started_at, *detected_at, None, *cause)),
-        EventChange::Closed {
-            started_at,
-            detected_at,
-            ended_at,
-            cause,
-        } => Some((*started_at, *detected_at, Some(*ended_at), *cause)),
-        EventChange::Close {
-            event_id,
-            ended_at,
-            cause,
-        } => {
-            if let Some(e) = g.events.get_mut(event_id) {
-                e.ended_at = Some(*ended_at);
-                e.cause = *cause;
-            }
-            None
-        }
-    };
-    let new_event = match opened {
-        Some((started_at, detected_at, ended_at, cause)) => {
+    if let EventChange::Close {
+        event_id,
+        ended_at,
+        cause,
+    } = &t.event
+        && let Some(e) = g.events.get_mut(event_id)
+    {
+        e.ended_at = Some(*ended_at);
+        e.cause = *cause;
+    }
+    let new_event = match new_event(&t.event) {
+        Some(n) => {
             let id = EventId(g.id());
             g.events.insert(
                 id,
                 PowerEvent {
                     id,
                     location_id: t.location_id,
-                    started_at,
-                    detected_at,
-                    ended_at,
-                    cause,
+                    started_at: n.started_at,
+                    detected_at: n.detected_at,
+                    ended_at: n.ended_at,
+                    cause: n.cause,
                 },
             );
             Some(id)

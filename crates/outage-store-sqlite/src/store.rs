@@ -14,6 +14,7 @@
 //! 64 bits of the `u64` as an INTEGER, alerts JSON text.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -21,22 +22,25 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use outage_core::domain::{
-    ApiToken, ApiTokenId, Cause, DeviceFacts, DiagramMessage, EventId, Heartbeat, IntervalKind,
-    Location, LocationId, LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval,
-    Status,
+    ApiToken, ApiTokenId, DiagramMessage, EventId, Heartbeat, IntervalKind, Location, LocationId,
+    LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval,
 };
 use outage_core::keys::KeyHash;
-use outage_core::notify::Alert;
 use outage_core::store::{
-    EventChange, EventFilter, LocationRecord, LocationRuntime, OutboxId, OutboxItem, OutboxStats,
-    PruneStats, RuntimeSnapshot, StatusStore, StoreError, Transition,
+    EventChange, EventFilter, LocationRecord, OutboxId, OutboxItem, OutboxStats, PruneStats,
+    RuntimeSnapshot, StatusStore, StoreError, Transition,
+};
+use outage_core::store_support::{NewEvent, duration_ms, micros, new_event, not_found, u64_to_db};
+use outage_store_sql::{
+    BeatRow, DiagramRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, TokenRow,
+    name_conflict,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, FromRow, Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{SqliteConfig, Target};
@@ -381,7 +385,7 @@ impl SqliteStore {
     }
 
     async fn fetch_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
-        let row: Option<RecordRow> = sqlx::query_as(RECORD_SQL)
+        let row: Option<RecordRow<Db>> = sqlx::query_as(RECORD_SQL)
             .bind(id.0)
             .fetch_optional(&self.reader)
             .await
@@ -405,54 +409,45 @@ impl SqliteStore {
             return Err(not_found(format!("location {}", t.location_id)));
         }
 
-        let opened = match &t.event {
-            EventChange::None => None,
-            EventChange::Open {
-                started_at,
-                detected_at,
-                cause,
-            } => Some((*started_at, *detected_at, None, *cause)),
-            EventChange::Closed {
-                started_at,
-                detected_at,
-                ended_at,
-                cause,
-            } => Some((*started_at, *detected_at, Some(*ended_at), *cause)),
-            EventChange::Close {
-                event_id,
-                ended_at,
-                cause,
-            } => {
-                let done = sqlx::query(
-                    "UPDATE events SET ended_at = ?, cause = ? WHERE id = ? AND location_id = ?",
-                )
-                .bind(ts(*ended_at))
-                .bind(cause.as_str())
-                .bind(event_id.0)
-                .bind(loc)
-                .execute(&mut *conn)
-                .await
-                .map_err(self.e())?;
-                if done.rows_affected() == 0 {
-                    // The caller drops the transaction: nothing of this transition is kept.
-                    return Err(not_found(format!(
-                        "event {event_id} of location {}",
-                        t.location_id
-                    )));
-                }
-                None
+        if let EventChange::Close {
+            event_id,
+            ended_at,
+            cause,
+        } = &t.event
+        {
+            let done = sqlx::query(
+                "UPDATE events SET ended_at = ?, cause = ? WHERE id = ? AND location_id = ?",
+            )
+            .bind(micros(*ended_at))
+            .bind(cause.as_str())
+            .bind(event_id.0)
+            .bind(loc)
+            .execute(&mut *conn)
+            .await
+            .map_err(self.e())?;
+            if done.rows_affected() == 0 {
+                // The caller drops the transaction: nothing of this transition is kept.
+                return Err(not_found(format!(
+                    "event {event_id} of location {}",
+                    t.location_id
+                )));
             }
-        };
-        let new_event = match opened {
-            Some((started_at, detected_at, ended_at, cause)) => {
+        }
+        let new_event = match new_event(&t.event) {
+            Some(NewEvent {
+                started_at,
+                detected_at,
+                ended_at,
+                cause,
+            }) => {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO events (location_id, started_at, detected_at, ended_at, cause) \
                      VALUES (?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(loc)
-                .bind(started_at.map(ts))
-                .bind(ts(detected_at))
-                .bind(ended_at.map(ts))
+                .bind(started_at.map(micros))
+                .bind(micros(detected_at))
+                .bind(ended_at.map(micros))
                 .bind(cause.as_str())
                 .fetch_one(&mut *conn)
                 .await
@@ -470,7 +465,7 @@ impl SqliteStore {
             .fetch_optional(&mut *conn)
             .await
             .map_err(self.e())?;
-            let mut at = ts(sw.at);
+            let mut at = micros(sw.at);
             if let Some((open_id, start)) = open {
                 // Never end an interval before it began: clamp, and drop it if that leaves it
                 // empty.
@@ -525,8 +520,8 @@ impl SqliteStore {
             .bind(n.notifier.as_str())
             .bind(n.chat.as_str())
             .bind(json)
-            .bind(ts(alert.at))
-            .bind(ts(alert.at))
+            .bind(micros(alert.at))
+            .bind(micros(alert.at))
             .execute(&mut *conn)
             .await
             .map_err(self.e())?;
@@ -573,7 +568,7 @@ impl StatusStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Location, StoreError> {
         let timeout_ms = duration_ms(new.timeout)?;
-        let now = ts(now);
+        let now = micros(now);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO locations (name, key_hash, timeout_ms, chat_id, enabled, created_at, \
              updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
@@ -588,7 +583,7 @@ impl StatusStore for SqliteStore {
         .await
         .map_err(|e| name_conflict(self.err(e), &new.name))?;
         // Return what was stored (times at the stored precision).
-        LocRow {
+        LocRow::<Db> {
             id,
             name: new.name.clone(),
             timeout_ms,
@@ -597,12 +592,13 @@ impl StatusStore for SqliteStore {
             paused_until: None,
             created_at: now,
             updated_at: now,
+            dialect: PhantomData,
         }
         .into_location()
     }
 
     async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
-        let rows: Vec<RecordRow> = sqlx::query_as(RECORDS_SQL)
+        let rows: Vec<RecordRow<Db>> = sqlx::query_as(RECORDS_SQL)
             .fetch_all(&self.reader)
             .await
             .map_err(self.e())?;
@@ -615,7 +611,7 @@ impl StatusStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(self.e())?;
-        version.ok_or_else(|| corrupt("meta.locations_version is missing".into()))
+        version.ok_or_else(|| Db::corrupt("meta.locations_version is missing".into()))
     }
 
     async fn get_location(&self, id: LocationId) -> Result<Option<LocationRecord>, StoreError> {
@@ -629,7 +625,7 @@ impl StatusStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Location, StoreError> {
         let timeout_ms = patch.timeout.map(duration_ms).transpose()?;
-        let row: Option<LocRow> = sqlx::query_as(
+        let row: Option<LocRow<Db>> = sqlx::query_as(
             "UPDATE locations SET \
                name = CASE WHEN ?2 THEN ?3 ELSE name END, \
                timeout_ms = CASE WHEN ?4 THEN ?5 ELSE timeout_ms END, \
@@ -651,8 +647,8 @@ impl StatusStore for SqliteStore {
         .bind(patch.enabled.is_some())
         .bind(patch.enabled)
         .bind(patch.paused_until.is_some())
-        .bind(patch.paused_until.flatten().map(ts))
-        .bind(ts(now))
+        .bind(patch.paused_until.flatten().map(micros))
+        .bind(micros(now))
         .fetch_optional(&self.writer)
         .await
         .map_err(|e| name_conflict(self.err(e), patch.name.as_deref().unwrap_or_default()))?;
@@ -695,7 +691,7 @@ impl StatusStore for SqliteStore {
     async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError> {
         // One read transaction: the liveness mark and the locations come from one snapshot.
         let mut tx = self.reader.begin().await.map_err(self.e())?;
-        let rows: Vec<RecordRow> = sqlx::query_as(RECORDS_SQL)
+        let rows: Vec<RecordRow<Db>> = sqlx::query_as(RECORDS_SQL)
             .fetch_all(&mut *tx)
             .await
             .map_err(self.e())?;
@@ -711,7 +707,7 @@ impl StatusStore for SqliteStore {
                 .map(RecordRow::into_record)
                 .collect::<Result<_, _>>()?,
             monitor_alive_at: alive
-                .map(|v| time(v, "meta.monitor_alive_at"))
+                .map(|v| Db::time(v, "meta.monitor_alive_at"))
                 .transpose()?,
         })
     }
@@ -756,7 +752,7 @@ impl StatusStore for SqliteStore {
              ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
         )
         .bind(ALIVE_KEY)
-        .bind(ts(alive_at))
+        .bind(micros(alive_at))
         .execute(&mut *tx)
         .await
         .map_err(self.e())?;
@@ -770,7 +766,7 @@ impl StatusStore for SqliteStore {
         id: LocationId,
         limit: u32,
     ) -> Result<Vec<Heartbeat>, StoreError> {
-        let rows: Vec<BeatRow> = sqlx::query_as(RECENT_BEATS_SQL)
+        let rows: Vec<BeatRow<Db>> = sqlx::query_as(RECENT_BEATS_SQL)
             .bind(id.0)
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
@@ -804,10 +800,10 @@ impl StatusStore for SqliteStore {
         } else {
             EVENTS_SQL
         };
-        let rows: Vec<EventRow> = sqlx::query_as(sql)
+        let rows: Vec<EventRow<Db>> = sqlx::query_as(sql)
             .bind(f.location_id.map(|l| l.0))
-            .bind(f.to.map(ts))
-            .bind(f.from.map(ts))
+            .bind(f.to.map(micros))
+            .bind(f.from.map(micros))
             .bind(f.limit.map_or(-1, i64::from))
             .fetch_all(&self.reader)
             .await
@@ -816,7 +812,7 @@ impl StatusStore for SqliteStore {
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<PowerEvent>, StoreError> {
-        let row: Option<EventRow> = sqlx::query_as(
+        let row: Option<EventRow<Db>> = sqlx::query_as(
             "SELECT id, location_id, started_at, detected_at, ended_at, cause FROM events \
              WHERE id = ?",
         )
@@ -833,10 +829,10 @@ impl StatusStore for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StateInterval>, StoreError> {
-        let rows: Vec<IntervalRow> = sqlx::query_as(INTERVALS_SQL)
+        let rows: Vec<IntervalRow<Db>> = sqlx::query_as(INTERVALS_SQL)
             .bind(id.0)
-            .bind(ts(to))
-            .bind(ts(from))
+            .bind(micros(to))
+            .bind(micros(from))
             .fetch_all(&self.reader)
             .await
             .map_err(self.e())?;
@@ -848,8 +844,8 @@ impl StatusStore for SqliteStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let rows: Vec<OutboxRow> = sqlx::query_as(CLAIM_SQL)
-            .bind(ts(now))
+        let rows: Vec<OutboxRow<Db>> = sqlx::query_as(CLAIM_SQL)
+            .bind(micros(now))
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await
@@ -872,17 +868,18 @@ impl StatusStore for SqliteStore {
                 .fetch_all(&self.reader)
                 .await
                 .map_err(self.e())?;
-        let now = ts(now);
+        let now = micros(now);
         rows.into_iter()
             .take_while(|r| r.6 <= now)
             .map(|(id, notifier, chat, alert, attempts, created_at, _)| {
-                OutboxRow {
+                OutboxRow::<Db> {
                     id,
                     notifier,
                     chat,
                     alert,
                     attempts,
                     created_at,
+                    dialect: PhantomData,
                 }
                 .into_item()
             })
@@ -900,7 +897,7 @@ impl StatusStore for SqliteStore {
             "UPDATE outbox SET status = 'delivered', finished_at = ? WHERE id = ? \
              RETURNING event_id",
         )
-        .bind(ts(now))
+        .bind(micros(now))
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await
@@ -935,7 +932,7 @@ impl StatusStore for SqliteStore {
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? \
              WHERE id = ?",
         )
-        .bind(ts(next_attempt_at))
+        .bind(micros(next_attempt_at))
         .bind(error)
         .bind(id.0)
         .execute(&self.writer)
@@ -969,7 +966,8 @@ impl StatusStore for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(self.e())?;
-        due.map(|v| time(v, "outbox.next_attempt_at")).transpose()
+        due.map(|v| Db::time(v, "outbox.next_attempt_at"))
+            .transpose()
     }
 
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
@@ -980,12 +978,12 @@ impl StatusStore for SqliteStore {
                 .map_err(self.e())?;
         let mut s = OutboxStats::default();
         for (status, n) in rows {
-            let n = u64::try_from(n).map_err(|_| corrupt(format!("outbox count {n}")))?;
+            let n = u64::try_from(n).map_err(|_| Db::corrupt(format!("outbox count {n}")))?;
             match status.as_str() {
                 "pending" => s.pending = n,
                 "delivered" => s.delivered = n,
                 "failed" => s.failed = n,
-                other => return Err(corrupt(format!("outbox.status `{other}`"))),
+                other => return Err(Db::corrupt(format!("outbox.status `{other}`"))),
             }
         }
         Ok(s)
@@ -1031,7 +1029,7 @@ impl StatusStore for SqliteStore {
             let done = sqlx::query(PRUNE_BEATS_SQL)
                 .bind(after)
                 .bind(upto.unwrap_or(i64::MAX))
-                .bind(ts(beats_before))
+                .bind(micros(beats_before))
                 .execute(&self.writer)
                 .await
                 .map_err(self.e())?;
@@ -1042,7 +1040,7 @@ impl StatusStore for SqliteStore {
             }
         }
         let done = sqlx::query(PRUNE_OUTBOX_SQL)
-            .bind(ts(outbox_before))
+            .bind(micros(outbox_before))
             .execute(&self.writer)
             .await
             .map_err(self.e())?;
@@ -1052,7 +1050,7 @@ impl StatusStore for SqliteStore {
     }
 
     async fn diagram_messages(&self) -> Result<Vec<DiagramMessage>, StoreError> {
-        let rows: Vec<DiagramRow> = sqlx::query_as(
+        let rows: Vec<DiagramRow<Db>> = sqlx::query_as(
             "SELECT location_id, notifier, chat, message_id, posted_at, updated_at \
              FROM diagram_messages ORDER BY location_id, notifier, chat",
         )
@@ -1076,8 +1074,8 @@ impl StatusStore for SqliteStore {
         .bind(m.notifier.as_str())
         .bind(m.chat.as_str())
         .bind(m.message_id.as_str())
-        .bind(ts(m.posted_at))
-        .bind(ts(m.updated_at))
+        .bind(micros(m.posted_at))
+        .bind(micros(m.updated_at))
         .execute(&self.writer)
         .await
         .map_err(self.e())?;
@@ -1111,7 +1109,7 @@ impl StatusStore for SqliteStore {
         hash: KeyHash,
         at: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError> {
-        let created_at = ts(at);
+        let created_at = micros(at);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) RETURNING id",
         )
@@ -1120,17 +1118,17 @@ impl StatusStore for SqliteStore {
         .bind(created_at)
         .fetch_one(&self.writer)
         .await
-        .map_err(|e| token_conflict(self.err(e), name))?;
+        .map_err(|e| Db::token_conflict(self.err(e), name))?;
         // Return what was stored (the time at the stored precision).
         Ok(ApiToken {
             id: ApiTokenId(id),
             name: name.to_string(),
-            created_at: time(created_at, "api_tokens.created_at")?,
+            created_at: Db::time(created_at, "api_tokens.created_at")?,
         })
     }
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        let rows: Vec<TokenRow> =
+        let rows: Vec<TokenRow<Db>> =
             sqlx::query_as("SELECT id, name, hash, created_at FROM api_tokens ORDER BY id")
                 .fetch_all(&self.reader)
                 .await
@@ -1141,7 +1139,7 @@ impl StatusStore for SqliteStore {
     }
 
     async fn find_api_token(&self, hash: &KeyHash) -> Result<Option<ApiToken>, StoreError> {
-        let row: Option<TokenRow> =
+        let row: Option<TokenRow<Db>> =
             sqlx::query_as("SELECT id, name, hash, created_at FROM api_tokens WHERE hash = ?")
                 .bind(hash.to_hex())
                 .fetch_optional(&self.reader)
@@ -1268,7 +1266,7 @@ type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArgume
 
 fn bind_beat<'q>(q: SqliteQuery<'q>, b: &'q Heartbeat) -> SqliteQuery<'q> {
     q.bind(b.location_id.0)
-        .bind(ts(b.received_at))
+        .bind(micros(b.received_at))
         .bind(b.facts.boot_id.as_deref())
         .bind(b.facts.uptime_s.map(u64_to_db))
         .bind(b.facts.seq.map(u64_to_db))
@@ -1280,329 +1278,16 @@ fn bind_beat<'q>(q: SqliteQuery<'q>, b: &'q Heartbeat) -> SqliteQuery<'q> {
 // Rows and conversions. Nothing read from the database is trusted: a value out of range is an
 // error naming the column, never a panic.
 
-#[derive(FromRow)]
-struct LocRow {
-    id: i64,
-    name: String,
-    timeout_ms: i64,
-    chat_id: Option<String>,
-    enabled: bool,
-    paused_until: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-}
+/// How SQLite rows read ([`Dialect`]): integers come back as `i64`.
+enum Db {}
 
-impl LocRow {
-    fn into_location(self) -> Result<Location, StoreError> {
-        let timeout = u64::try_from(self.timeout_ms)
-            .map(Duration::from_millis)
-            .map_err(|_| {
-                corrupt(format!(
-                    "locations.timeout_ms {} of location {}",
-                    self.timeout_ms, self.id
-                ))
-            })?;
-        Ok(Location {
-            id: LocationId(self.id),
-            name: self.name,
-            timeout,
-            chat_id: self.chat_id,
-            enabled: self.enabled,
-            paused_until: self
-                .paused_until
-                .map(|v| time(v, "locations.paused_until"))
-                .transpose()?,
-            created_at: time(self.created_at, "locations.created_at")?,
-            updated_at: time(self.updated_at, "locations.updated_at")?,
-        })
-    }
-}
+impl Dialect for Db {
+    const NAME: &'static str = "SQLite";
+    const TOKEN_HASH_CONFLICT: &'static str = "api_tokens.hash";
+    type Rssi = i64;
 
-#[derive(FromRow)]
-struct RecordRow {
-    #[sqlx(flatten)]
-    loc: LocRow,
-    key_hash: String,
-    status: Option<String>,
-    last_seen: Option<i64>,
-    last_boot_id: Option<String>,
-    last_uptime_s: Option<i64>,
-    last_seq: Option<i64>,
-    last_fw: Option<String>,
-    last_rssi: Option<i64>,
-    ev_id: Option<i64>,
-    ev_started_at: Option<i64>,
-    ev_detected_at: Option<i64>,
-    ev_cause: Option<String>,
-}
-
-impl RecordRow {
-    fn into_record(self) -> Result<LocationRecord, StoreError> {
-        let id = self.loc.id;
-        let key_hash = KeyHash::from_hex(&self.key_hash)
-            .ok_or_else(|| corrupt(format!("locations.key_hash of location {id}")))?;
-        let status = self
-            .status
-            .map(|s| {
-                Status::parse(&s)
-                    .ok_or_else(|| corrupt(format!("locations.status `{s}` of location {id}")))
-            })
-            .transpose()?;
-        let open_event = match self.ev_id {
-            None => None,
-            Some(ev) => Some(
-                EventRow {
-                    id: ev,
-                    location_id: id,
-                    started_at: self.ev_started_at,
-                    detected_at: self
-                        .ev_detected_at
-                        .ok_or_else(|| corrupt(format!("events.detected_at of event {ev}")))?,
-                    ended_at: None,
-                    cause: self.ev_cause.unwrap_or_default(),
-                }
-                .into_event()?,
-            ),
-        };
-        let last_rssi = self
-            .last_rssi
-            .map(|v| rssi(v, "locations.last_rssi"))
-            .transpose()?;
-        Ok(LocationRecord {
-            location: self.loc.into_location()?,
-            key_hash,
-            runtime: LocationRuntime {
-                status,
-                last_seen: self
-                    .last_seen
-                    .map(|v| time(v, "locations.last_seen"))
-                    .transpose()?,
-                last_facts: DeviceFacts {
-                    boot_id: self.last_boot_id,
-                    uptime_s: self.last_uptime_s.map(u64_from_db),
-                    seq: self.last_seq.map(u64_from_db),
-                    fw: self.last_fw,
-                    rssi: last_rssi,
-                },
-                open_event,
-            },
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct BeatRow {
-    location_id: i64,
-    received_at: i64,
-    boot_id: Option<String>,
-    uptime_s: Option<i64>,
-    seq: Option<i64>,
-    fw: Option<String>,
-    rssi: Option<i64>,
-}
-
-impl BeatRow {
-    fn into_heartbeat(self) -> Result<Heartbeat, StoreError> {
-        Ok(Heartbeat {
-            location_id: LocationId(self.location_id),
-            received_at: time(self.received_at, "heartbeats.received_at")?,
-            facts: DeviceFacts {
-                boot_id: self.boot_id,
-                uptime_s: self.uptime_s.map(u64_from_db),
-                seq: self.seq.map(u64_from_db),
-                fw: self.fw,
-                rssi: self.rssi.map(|v| rssi(v, "heartbeats.rssi")).transpose()?,
-            },
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct EventRow {
-    id: i64,
-    location_id: i64,
-    started_at: Option<i64>,
-    detected_at: i64,
-    ended_at: Option<i64>,
-    cause: String,
-}
-
-impl EventRow {
-    fn into_event(self) -> Result<PowerEvent, StoreError> {
-        let id = self.id;
-        Ok(PowerEvent {
-            id: EventId(id),
-            location_id: LocationId(self.location_id),
-            started_at: self
-                .started_at
-                .map(|v| time(v, "events.started_at"))
-                .transpose()?,
-            detected_at: time(self.detected_at, "events.detected_at")?,
-            ended_at: self
-                .ended_at
-                .map(|v| time(v, "events.ended_at"))
-                .transpose()?,
-            cause: Cause::parse(&self.cause)
-                .ok_or_else(|| corrupt(format!("events.cause `{}` of event {id}", self.cause)))?,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct IntervalRow {
-    location_id: i64,
-    kind: String,
-    start_at: i64,
-    end_at: Option<i64>,
-}
-
-impl IntervalRow {
-    fn into_interval(self) -> Result<StateInterval, StoreError> {
-        Ok(StateInterval {
-            location_id: LocationId(self.location_id),
-            kind: IntervalKind::parse(&self.kind)
-                .ok_or_else(|| corrupt(format!("intervals.kind `{}`", self.kind)))?,
-            start: time(self.start_at, "intervals.start_at")?,
-            end: self
-                .end_at
-                .map(|v| time(v, "intervals.end_at"))
-                .transpose()?,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct OutboxRow {
-    id: i64,
-    notifier: String,
-    chat: String,
-    alert: String,
-    attempts: i64,
-    created_at: i64,
-}
-
-impl OutboxRow {
-    fn into_item(self) -> Result<OutboxItem, StoreError> {
-        let id = self.id;
-        let alert: Alert = serde_json::from_str(&self.alert)
-            .map_err(|e| corrupt(format!("outbox.alert of row {id}: {e}")))?;
-        Ok(OutboxItem {
-            id: OutboxId(id),
-            notifier: self.notifier,
-            chat: self.chat,
-            alert,
-            attempts: u32::try_from(self.attempts)
-                .map_err(|_| corrupt(format!("outbox.attempts {} of row {id}", self.attempts)))?,
-            created_at: time(self.created_at, "outbox.created_at")?,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct DiagramRow {
-    location_id: i64,
-    notifier: String,
-    chat: String,
-    message_id: String,
-    posted_at: i64,
-    updated_at: i64,
-}
-
-impl DiagramRow {
-    fn into_message(self) -> Result<DiagramMessage, StoreError> {
-        Ok(DiagramMessage {
-            location_id: LocationId(self.location_id),
-            notifier: self.notifier,
-            chat: self.chat,
-            message_id: self.message_id,
-            posted_at: time(self.posted_at, "diagram_messages.posted_at")?,
-            updated_at: time(self.updated_at, "diagram_messages.updated_at")?,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct TokenRow {
-    id: i64,
-    name: String,
-    hash: String,
-    created_at: i64,
-}
-
-impl TokenRow {
-    /// The token and its stored hash.
-    fn into_token(self) -> Result<(ApiToken, KeyHash), StoreError> {
-        let id = self.id;
-        let hash = KeyHash::from_hex(&self.hash)
-            .ok_or_else(|| corrupt(format!("api_tokens.hash of token {id}")))?;
-        Ok((
-            ApiToken {
-                id: ApiTokenId(id),
-                name: self.name,
-                created_at: time(self.created_at, "api_tokens.created_at")?,
-            },
-            hash,
-        ))
-    }
-}
-
-/// A time as stored: microseconds since the Unix epoch. Every `DateTime<Utc>` fits in an i64.
-fn ts(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-fn time(v: i64, column: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt(format!("{column} {v}")))
-}
-
-fn duration_ms(d: Duration) -> Result<i64, StoreError> {
-    i64::try_from(d.as_millis())
-        .map_err(|_| StoreError::Invalid(format!("timeout {d:?} is too long")))
-}
-
-/// Device counters are `u64`; SQLite integers are `i64`. Store the same 64 bits, so every
-/// value round-trips (those above `i64::MAX` look negative in plain SQL).
-fn u64_to_db(v: u64) -> i64 {
-    i64::from_ne_bytes(v.to_ne_bytes())
-}
-
-fn u64_from_db(v: i64) -> u64 {
-    u64::from_ne_bytes(v.to_ne_bytes())
-}
-
-fn rssi(v: i64, column: &str) -> Result<i32, StoreError> {
-    i32::try_from(v).map_err(|_| corrupt(format!("{column} {v}")))
-}
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Other(format!("unreadable value in the SQLite database: {what}"))
-}
-
-fn not_found(what: String) -> StoreError {
-    StoreError::NotFound { what }
-}
-
-/// A UNIQUE violation on `locations` can only be the name.
-fn name_conflict(e: StoreError, name: &str) -> StoreError {
-    match e {
-        StoreError::Conflict(_) => {
-            StoreError::Conflict(format!("a location named `{name}` already exists"))
-        }
-        other => other,
-    }
-}
-
-/// A UNIQUE violation on `api_tokens` is the name, or (with ~160-bit tokens, only if the same
-/// token is stored twice) the hash.
-fn token_conflict(e: StoreError, name: &str) -> StoreError {
-    match e {
-        StoreError::Conflict(msg) if msg.contains("api_tokens.hash") => {
-            StoreError::Conflict("an API token with this hash already exists".into())
-        }
-        StoreError::Conflict(_) => {
-            StoreError::Conflict(format!("an API token named `{name}` already exists"))
-        }
-        other => other,
+    fn rssi(v: i64, column: &str) -> Result<i32, StoreError> {
+        i32::try_from(v).map_err(|_| Self::corrupt(format!("{column} {v}")))
     }
 }
 
@@ -1653,6 +1338,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unreadable_values_name_the_database() {
+        let e = Db::time(i64::MAX, "events.ended_at");
+        assert!(matches!(e, Err(StoreError::Other(m)) if m.contains("SQLite database")));
+    }
+
+    #[test]
     fn beat_batches_use_full_chunks_then_powers_of_two() {
         assert_eq!(chunks(0), vec![]);
         assert_eq!(chunks(1), vec![(0, 1)]);
@@ -1676,18 +1367,6 @@ mod tests {
             let sql = beat_sql(BeatSql::UpdateRuntime, n);
             assert_eq!(sql.matches('?').count(), 7 * n);
         }
-    }
-
-    #[test]
-    fn device_counters_round_trip_all_64_bits() {
-        for v in [0, 1, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
-            assert_eq!(u64_from_db(u64_to_db(v)), v);
-        }
-        assert_eq!(
-            u64_to_db(42),
-            42,
-            "ordinary values are stored as themselves"
-        );
     }
 
     /// The queries that run often or over big tables walk indexes, never a whole table: a guard
@@ -1748,13 +1427,5 @@ mod tests {
                 assert!(!full_scan, "{what} scans the whole of {table}: {lines:?}");
             }
         }
-    }
-
-    #[test]
-    fn times_are_microseconds_and_bad_ones_are_errors() {
-        let t = DateTime::from_timestamp_micros(1_763_899_200_123_456).unwrap_or_default();
-        assert_eq!(ts(t), 1_763_899_200_123_456);
-        assert_eq!(time(ts(t), "x").ok(), Some(t));
-        assert!(matches!(time(i64::MAX, "c"), Err(StoreError::Other(m)) if m.contains("c")));
     }
 }
