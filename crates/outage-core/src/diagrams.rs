@@ -14,7 +14,8 @@
 //!   message's `updated_at`, until the message's week is over and drawn complete. A message
 //!   deleted in the chat is replaced by a new post.
 //! - A failed post or edit is retried a minute later (or after the `retry_after` the service
-//!   asked for); a permanent failure (chat not found, bot blocked) waits for the next schedule.
+//!   asked for, and then no other diagram goes to that chat before it); a permanent failure
+//!   (chat not found, bot blocked) waits for the next schedule.
 //! - Disabled locations get no diagrams; notifiers that do not post diagrams are skipped.
 
 use std::collections::HashMap;
@@ -130,6 +131,8 @@ pub struct DiagramScheduler {
     language: Language,
     post: cron::Schedule,
     update: cron::Schedule,
+    /// Until when each `(notifier, chat)` asked us to wait (429 `retry_after`).
+    rate_limited: std::sync::Mutex<HashMap<(String, String), DateTime<Utc>>>,
 }
 
 fn parse_cron(key: &'static str, expr: &str) -> Result<cron::Schedule, ScheduleError> {
@@ -200,6 +203,7 @@ impl DiagramScheduler {
             clock,
             tz,
             language,
+            rate_limited: std::sync::Mutex::default(),
         })
     }
 
@@ -269,6 +273,14 @@ impl DiagramScheduler {
             .map(|m| ((m.location_id, m.notifier.clone(), m.chat.clone()), m))
             .collect();
         let mut cache = DrawCache::new();
+        // Chats that answered "too many requests": their diagrams wait until the time asked
+        // for, instead of collecting more refusals (also across passes).
+        let mut limited = self
+            .rate_limited
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default();
+        limited.retain(|_, until| *until > now);
         for rec in locations.iter().filter(|r| r.location.enabled) {
             let loc = &rec.location;
             for n in &self.notifiers {
@@ -276,6 +288,14 @@ impl DiagramScheduler {
                 let key = (loc.id, n.name().to_string(), chat.clone());
                 let m = stored.get(&key);
                 let need = self.need(loc, m, last_post, last_update);
+                if need != Need::Nothing
+                    && let Some(r) = limited.get(&(n.name().to_string(), chat.clone()))
+                {
+                    tracing::debug!(location = %loc.name, %chat, until = %r, "chat rate limited; diagram waits");
+                    report.failed += 1;
+                    report.retry_at = Some(report.retry_at.map_or(*r, |x| x.min(*r)));
+                    continue;
+                }
                 let outcome = match (need, m) {
                     (Need::Nothing, _) => continue,
                     (Need::Update, Some(m)) => self.update(&**n, m, &mut cache, &mut report).await,
@@ -288,7 +308,9 @@ impl DiagramScheduler {
                     report.failed += 1;
                     let retry = match &e {
                         Failure::Notify(NotifyError::RateLimited { retry_after }) => {
-                            Some(now + td(*retry_after.max(&RETRY_AFTER_FAILURE)))
+                            let at = now + td(*retry_after.max(&RETRY_AFTER_FAILURE));
+                            limited.insert((n.name().to_string(), chat.clone()), at);
+                            Some(at)
                         }
                         Failure::Notify(NotifyError::Permanent(_)) => None,
                         _ => Some(now + td(RETRY_AFTER_FAILURE)),
@@ -299,6 +321,9 @@ impl DiagramScheduler {
                     }
                 }
             }
+        }
+        if let Ok(mut g) = self.rate_limited.lock() {
+            *g = limited;
         }
         Ok(report)
     }

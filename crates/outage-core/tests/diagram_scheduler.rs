@@ -495,3 +495,40 @@ async fn a_message_of_a_finished_week_is_no_longer_edited() {
     );
     w.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_chat_gets_nothing_more_until_retry_after() {
+    let mut w = World::new(kyiv(23, 7, 59), kyiv(20, 12, 0)).await;
+    for name in ["Office", "Dacha"] {
+        w.store
+            .create_location(
+                &NewLocation {
+                    name: name.into(),
+                    timeout: Duration::from_secs(30),
+                    chat_id: None,
+                },
+                KeyHash::of(name),
+                kyiv(20, 12, 0),
+            )
+            .await
+            .unwrap();
+    }
+    w.board.lock().faults.push_back(NotifyError::RateLimited {
+        retry_after: Duration::from_secs(120),
+    });
+    // All three missed yesterday's post; the first try at start is refused with
+    // retry_after = 120 s; the 08:00 schedule comes and goes without a request to that chat.
+    w.start().await;
+    let start = kyiv(23, 7, 59);
+    w.until(kyiv(23, 8, 0)).await;
+    assert_eq!(
+        w.board.attempts(),
+        vec![start],
+        "nothing more before retry_after"
+    );
+    w.until(start + chrono::TimeDelta::seconds(120)).await;
+    let t = start + chrono::TimeDelta::seconds(120);
+    assert_eq!(w.board.attempts(), vec![start, t, t, t]);
+    assert_eq!(w.board.posts().len(), 3);
+    w.stop().await;
+}
