@@ -249,6 +249,15 @@ pub enum LocationCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send a test message for a location through every configured notifier, to its own chat
+    /// if it has one, right now (no running monitor needed). Fails if any notifier fails.
+    TestAlert {
+        /// Id or name.
+        location: String,
+        /// Print `[{"notifier", "chat", "ok", "message_id", "error"}]`.
+        #[arg(long)]
+        json: bool,
+    },
     /// End a pause now.
     Resume {
         /// Id or name.

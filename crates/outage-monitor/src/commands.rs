@@ -289,6 +289,63 @@ fn location_name(raw: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// `location test-alert`: one test message per notifier, delivered directly.
+async fn test_alert(cfg: &Config, loc: &outage_core::Location, json: bool) -> Result<()> {
+    use outage_core::notify::{Alert, AlertKind, ConsoleNotifier, DeliveryContext, Notifier};
+    let mut notifiers = registry::build_notifiers(cfg).context("notifier configuration")?;
+    if notifiers.is_empty() {
+        notifiers.push(Arc::new(ConsoleNotifier::new(cfg.monitor.timezone)) as Arc<dyn Notifier>);
+    }
+    let alert = Alert {
+        kind: AlertKind::Test,
+        location_id: loc.id,
+        location_name: loc.name.clone(),
+        event_id: None,
+        started_at: None,
+        detected_at: None,
+        ended_at: None,
+        cause: outage_core::Cause::Unknown,
+        at: Utc::now(),
+    };
+    let mut results = Vec::new();
+    let mut failed = false;
+    for n in &notifiers {
+        let chat = n.chat_for(loc.chat_id.as_deref());
+        let ctx = DeliveryContext {
+            chat: chat.clone(),
+            earlier: vec![],
+        };
+        let r = n.deliver(&alert, &ctx).await;
+        failed |= r.is_err();
+        if !json {
+            match &r {
+                Ok(m) => println!(
+                    "{} → {chat}: sent{}",
+                    n.name(),
+                    m.as_ref()
+                        .map(|m| format!(" (message {})", m.message_id))
+                        .unwrap_or_default()
+                ),
+                Err(e) => println!("{} → {chat}: FAILED: {e}", n.name()),
+            }
+        }
+        results.push(json!({
+            "notifier": n.name(),
+            "chat": chat,
+            "ok": r.is_ok(),
+            "message_id": r.as_ref().ok().and_then(|m| m.as_ref().map(|m| m.message_id.clone())),
+            "error": r.as_ref().err().map(|e| e.to_string()),
+        }));
+    }
+    if json {
+        print_json(&results);
+    }
+    if failed {
+        bail!("the test message could not be sent everywhere (see above)");
+    }
+    Ok(())
+}
+
 /// A location's chat override, checked the way the configured Telegram notifier will read it
 /// (so a typo fails now, not at the first outage).
 fn chat_override(cfg: &Config, raw: &str) -> Result<String> {
@@ -625,6 +682,10 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                     rfc3339(until)
                 );
             }
+        }
+        LocationCommand::TestAlert { location, json } => {
+            let r = resolve(&*store, &location).await?;
+            test_alert(&cfg, &r.location, json).await?;
         }
         LocationCommand::Resume { location, json } => {
             let r = resolve(&*store, &location).await?;

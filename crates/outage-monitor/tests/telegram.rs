@@ -406,3 +406,53 @@ fn telegram_down_for_tens_of_seconds_then_rate_limited_delivers_everything_once_
     keep_home_up.join().unwrap();
     server.terminate();
 }
+
+#[test]
+fn location_test_alert_reaches_the_locations_chat_or_says_why_not() {
+    let fake = FakeTelegram::start().unwrap();
+    let s = Sandbox::new();
+    let cfg = format!(
+        "[notifiers.telegram]\nbot_token = \"{}\"\nchat_id = {CHAT}\napi_base = \"{}\"\n",
+        fake.token(),
+        fake.base_url()
+    );
+    std::fs::write(s.path("tg.toml"), cfg).unwrap();
+    let cfg = s.path("tg.toml");
+    let cfg = cfg.to_str().unwrap();
+    s.cli(&[
+        "--config",
+        cfg,
+        "location",
+        "add",
+        "--name",
+        "Дача",
+        "--chat-id",
+        "@dacha_power",
+    ]);
+    let out = s.cli(&["--config", cfg, "location", "test-alert", "Дача", "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0]["notifier"], "telegram");
+    assert_eq!(v[0]["chat"], "@dacha_power");
+    assert_eq!(v[0]["ok"], true);
+    let msgs = fake.messages("@dacha_power");
+    assert_eq!(msgs.len(), 1);
+    assert!(
+        msgs[0].text.as_deref().unwrap().contains("Дача"),
+        "{msgs:?}"
+    );
+    assert!(
+        fake.messages(CHAT).is_empty(),
+        "the location's own chat, not the default"
+    );
+
+    fake.set_chat_missing("@dacha_power");
+    let out = s.cli(&["--config", cfg, "location", "test-alert", "Дача"]);
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.stdout.contains("FAILED") && out.stdout.contains("chat not found"),
+        "{}",
+        out.stdout
+    );
+    fake.assert_all_valid();
+}
