@@ -215,6 +215,14 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
     let url = outage_core::config::redact_url(cfg.store.url.expose());
     let missing = sqlite_file(&cfg)?.filter(|db| !db.exists());
     if let Some(db) = &missing {
+        let dir = db.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+            bail!(
+                "the database directory {} does not exist; create it (the database file itself \
+                 is created by `serve` or `location add`)",
+                dir.display()
+            );
+        }
         println!("configuration OK");
         println!(
             "  store:      {url} (not created yet: `serve` or `location add` creates {})",
@@ -586,7 +594,12 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
             let r = resolve(&*store, &a.location).await?;
             let patch = LocationPatch {
                 name: a.name.as_deref().map(location_name).transpose()?,
-                timeout: a.timeout,
+                timeout: match a.timeout {
+                    Some(t) if t < std::time::Duration::from_secs(1) => {
+                        bail!("--timeout must be at least 1s")
+                    }
+                    t => t,
+                },
                 chat_id: if a.no_chat_id {
                     Some(None)
                 } else {
@@ -730,6 +743,14 @@ async fn token(cfg: Config, cmd: TokenCommand) -> Result<()> {
             if name.is_empty() {
                 bail!("--name must not be empty");
             }
+            if name.chars().all(|c| c.is_ascii_digit()) {
+                bail!(
+                    "--name `{name}` is only digits and would be mistaken for a token id; add a word"
+                );
+            }
+            if name.chars().any(char::is_control) {
+                bail!("--name must be one line of text");
+            }
             let token = generate_token();
             let t = store
                 .create_api_token(&name, KeyHash::of(token.expose()), Utc::now())
@@ -832,6 +853,9 @@ fn parse_until(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
             "--until `{s}` is neither an RFC 3339 time (2026-12-01T18:00:00Z) nor a duration (2h)"
         )
     })?;
+    if d.is_zero() {
+        bail!("--until {s} is now; give how long the pause lasts, e.g. 2h");
+    }
     Ok(now + chrono::TimeDelta::from_std(d).context("--until is too far away")?)
 }
 

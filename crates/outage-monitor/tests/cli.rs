@@ -573,3 +573,33 @@ fn chat_ids_are_checked_edits_need_a_change_and_resume_says_what_it_did() {
     let r = s.json(&["location", "resume", "Home", "--json"]);
     assert_eq!(r["was_paused"], true);
 }
+
+#[test]
+fn second_audit_mistakes_are_refused_with_one_line() {
+    let s = Sandbox::new();
+    s.json(&["location", "add", "--name", "Home", "--json"]);
+    for (args, says) in [
+        (vec!["token", "create", "--name", "1"], "only digits"),
+        (vec!["token", "create", "--name", "a\nb"], "one line"),
+        (
+            vec!["location", "edit", "Home", "--timeout", "0s"],
+            "at least 1s",
+        ),
+        (vec!["location", "pause", "Home", "--until", "0s"], "is now"),
+    ] {
+        let out = s.cli(&args);
+        assert_ne!(out.code, Some(0), "{args:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    }
+    let out = std::process::Command::new(common::BIN)
+        .arg("check-config")
+        .env(
+            "OUTAGE_STORE__URL",
+            format!("sqlite://{}/nodir/x.db", s.path("").display()),
+        )
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}

@@ -127,6 +127,30 @@ fn sidecars(db: &Path) -> [PathBuf; 2] {
     })
 }
 
+fn remove_with_sidecars(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for side in sidecars(path) {
+        let _ = std::fs::remove_file(side);
+    }
+}
+
+/// `<db><suffix>`, or `<db><suffix>-2`, `-3`… if that exists (two restores in one second).
+fn free_name(db: &Path, suffix: &str) -> PathBuf {
+    let mut n = 1;
+    loop {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        if n > 1 {
+            name.push(format!("-{n}"));
+        }
+        let p = PathBuf::from(name);
+        if !p.exists() {
+            return p;
+        }
+        n += 1;
+    }
+}
+
 /// Replaces the database at `db` by the backup `from` (see the module docs). `now` names the
 /// copy of the replaced database.
 pub async fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Restored, StoreError> {
@@ -159,11 +183,31 @@ pub async fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Resto
             tmp.display()
         ))
     })?;
+    // Migrate the copy before it replaces anything: a backup this build cannot bring up to
+    // date (a damaged or edited migration history) is refused with the database untouched.
+    let migrated = match SqliteStore::open_and_migrate(&SqliteConfig::file(&tmp)).await {
+        Ok(store) => {
+            store.close().await;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = migrated {
+        remove_with_sidecars(&tmp);
+        return Err(invalid(format!(
+            "`{}` cannot be brought up to this version's schema, so nothing was changed: {e}",
+            from.display()
+        )));
+    }
+    for side in sidecars(&tmp) {
+        let _ = std::fs::remove_file(side);
+    }
 
     let previous = if db.exists() {
-        let mut aside = db.as_os_str().to_owned();
-        aside.push(format!(".before-restore-{}", now.format("%Y%m%dT%H%M%SZ")));
-        let aside = PathBuf::from(aside);
+        let aside = free_name(
+            db,
+            &format!(".before-restore-{}", now.format("%Y%m%dT%H%M%SZ")),
+        );
         // A consistent copy of the current database, whatever is still in its WAL.
         let mut conn = SqliteConnectOptions::new()
             .filename(db)
@@ -176,7 +220,7 @@ pub async fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Resto
             .await;
         let _ = conn.close().await;
         if let Err(e) = copied {
-            let _ = std::fs::remove_file(&tmp);
+            remove_with_sidecars(&tmp);
             return Err(StoreError::Other(format!(
                 "cannot keep a copy of the current database as `{}`: {e}",
                 aside.display()

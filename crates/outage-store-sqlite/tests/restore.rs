@@ -138,6 +138,27 @@ async fn files_that_are_not_our_backups_are_refused_and_nothing_changes() {
         "{e:?}"
     );
     assert_eq!(names(&db).await, ["Home", "Office"], "untouched");
+    // A backup whose migration history was edited cannot be migrated: refused, untouched.
+    let xdir = dir.path().join("x");
+    std::fs::create_dir(&xdir).unwrap();
+    let (_, good) = db_with_backup(&xdir).await;
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        good.display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let e = restore(&db, &good, outage_testkit::t0()).await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Invalid(m) if m.contains("nothing was changed")),
+        "{e:?}"
+    );
+    assert_eq!(names(&db).await, ["Home", "Office"], "untouched");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
