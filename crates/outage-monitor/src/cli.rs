@@ -60,10 +60,10 @@ pub enum Command {
     /// Availability per day, week or month: minutes without power, outages, longest outage.
     Report {
         /// First local date (YYYY-MM-DD, in monitor.timezone).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_date)]
         from: chrono::NaiveDate,
         /// Last local date, inclusive.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_date)]
         to: chrono::NaiveDate,
         /// Only this location (id or name); default: all.
         #[arg(long)]
@@ -335,6 +335,12 @@ pub enum OutageCommand {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not a duration like 30s, 2m or 1h30m ({e})"))
+}
+
+/// A local date `YYYY-MM-DD`, with an error that says so (chrono alone says "trailing input").
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD, e.g. 2026-11-01"))
 }
 
 #[cfg(test)]
