@@ -216,18 +216,19 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
     let missing = sqlite_file(&cfg)?.filter(|db| !db.exists());
     if let Some(db) = &missing {
         let dir = db.parent().filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
-            bail!(
-                "the database directory {} does not exist; create it (the database file itself \
-                 is created by `serve` or `location add`)",
-                dir.display()
-            );
-        }
         println!("configuration OK");
-        println!(
-            "  store:      {url} (not created yet: `serve` or `location add` creates {})",
-            db.display()
-        );
+        match dir.filter(|d| !d.is_dir()) {
+            // A service manager may create it at start (systemd's StateDirectory).
+            Some(dir) => println!(
+                "  store:      {url} (not created yet, and its directory {} does not exist yet: \
+                 create it before `serve` or `location add`)",
+                dir.display()
+            ),
+            None => println!(
+                "  store:      {url} (not created yet: `serve` or `location add` creates {})",
+                db.display()
+            ),
+        }
         println!("  listen:     {}", cfg.server.listen);
     } else {
         let store = open_store(&cfg).await?;
