@@ -305,6 +305,12 @@ async fn test_alert(cfg: &Config, loc: &outage_core::Location, json: bool) -> Re
     if notifiers.is_empty() {
         notifiers.push(Arc::new(ConsoleNotifier::new(cfg.monitor.timezone)) as Arc<dyn Notifier>);
     }
+    if !loc.enabled {
+        eprintln!(
+            "note: \"{}\" is disabled: the monitor sends no alerts for it until `location edit --enable`",
+            loc.name
+        );
+    }
     let alert = Alert {
         kind: AlertKind::Test,
         location_id: loc.id,
@@ -361,6 +367,11 @@ fn chat_override(cfg: &Config, raw: &str) -> Result<String> {
     let chat = raw.trim();
     if chat.is_empty() {
         bail!("--chat-id must not be empty (use --no-chat-id to remove an override)");
+    }
+    if chat.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "--chat-id `{chat}` contains spaces; a chat is a number like -1001234567890 or @name"
+        );
     }
     if cfg.notifiers.contains_key("telegram") {
         outage_notify_telegram::ChatId::parse(chat).map_err(|e| anyhow!("--chat-id: {e}"))?;

@@ -586,6 +586,10 @@ fn second_audit_mistakes_are_refused_with_one_line() {
             "at least 1s",
         ),
         (vec!["location", "pause", "Home", "--until", "0s"], "is now"),
+        (
+            vec!["location", "edit", "Home", "--chat-id", "my chat"],
+            "contains spaces",
+        ),
     ] {
         let out = s.cli(&args);
         assert_ne!(out.code, Some(0), "{args:?}");
