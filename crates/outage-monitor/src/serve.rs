@@ -174,7 +174,9 @@ async fn single_instance_guard(cfg: &Config) -> Result<Option<InstanceGuard>> {
     }
     let url = cfg.store.url.expose();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let pg_cfg = outage_store_postgres::PostgresConfig::from_options(&cfg.store_options())?;
+        let mut pg_cfg = outage_store_postgres::PostgresConfig::from_options(&cfg.store_options())?;
+        // Only its dedicated leader connection is used; the store proper has its own pool.
+        pg_cfg.max_connections = 1;
         let pg = outage_store_postgres::PostgresStore::open(&pg_cfg).await?;
         if !pg.try_lead().await? {
             anyhow::bail!(

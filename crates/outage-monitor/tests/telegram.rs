@@ -22,6 +22,16 @@ fn serve_with_telegram(s: &Sandbox, fake: &FakeTelegram) -> common::Server {
     ])
 }
 
+/// Writes `tg.toml` with a `[notifiers.telegram]` table pointing at `fake`.
+fn write_telegram_config(s: &Sandbox, fake: &FakeTelegram) {
+    let cfg = format!(
+        "[notifiers.telegram]\nbot_token = \"{}\"\nchat_id = {CHAT}\napi_base = \"{}\"\n",
+        fake.token(),
+        fake.base_url()
+    );
+    std::fs::write(s.path("tg.toml"), cfg).unwrap();
+}
+
 fn sent(fake: &FakeTelegram) -> Vec<outage_testkit::telegram::RecordedRequest> {
     fake.requests_to("sendMessage")
 }
@@ -126,12 +136,7 @@ fn outage_restore_and_network_drop_in_telegram() {
 fn check_config_online_names_the_bot_or_the_problem() {
     let fake = FakeTelegram::start().unwrap();
     let s = Sandbox::new();
-    let cfg = format!(
-        "[notifiers.telegram]\nbot_token = \"{}\"\nchat_id = {CHAT}\napi_base = \"{}\"\n",
-        fake.token(),
-        fake.base_url()
-    );
-    std::fs::write(s.path("tg.toml"), cfg).unwrap();
+    write_telegram_config(&s, &fake);
     let ok = s.cli(&[
         "--config",
         s.path("tg.toml").to_str().unwrap(),
@@ -411,12 +416,7 @@ fn telegram_down_for_tens_of_seconds_then_rate_limited_delivers_everything_once_
 fn location_test_alert_reaches_the_locations_chat_or_says_why_not() {
     let fake = FakeTelegram::start().unwrap();
     let s = Sandbox::new();
-    let cfg = format!(
-        "[notifiers.telegram]\nbot_token = \"{}\"\nchat_id = {CHAT}\napi_base = \"{}\"\n",
-        fake.token(),
-        fake.base_url()
-    );
-    std::fs::write(s.path("tg.toml"), cfg).unwrap();
+    write_telegram_config(&s, &fake);
     let cfg = s.path("tg.toml");
     let cfg = cfg.to_str().unwrap();
     s.cli(&[

@@ -7,13 +7,12 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Europe::Kyiv;
 use common::{KEY, client, error_of, json_of, test_config};
 use outage_core::availability::IsoWeek;
-use outage_core::domain::{Cause, IntervalKind, LocationPatch, NewLocation, Status};
+use outage_core::domain::{Cause, IntervalKind, Status};
 use outage_core::engine::{Engine, EngineConfig, EngineTasks};
 use outage_core::keys::{KeyHash, generate_token};
 use outage_core::memory_store::MemoryStore;
@@ -51,30 +50,7 @@ impl Api {
         let store = Arc::new(MemoryStore::new());
         let now = Utc::now();
         let created = now - TimeDelta::days(21);
-        let new = |name: &str| NewLocation {
-            name: name.into(),
-            timeout: Duration::from_secs(30),
-            chat_id: None,
-        };
-        let home = store
-            .create_location(&new("home"), KeyHash::of(KEY), created)
-            .await
-            .expect("home");
-        let cabin = store
-            .create_location(&new("cabin"), KeyHash::of("cabin-key-0123"), created)
-            .await
-            .expect("cabin");
-        store
-            .update_location(
-                cabin.id,
-                &LocationPatch {
-                    enabled: Some(false),
-                    ..LocationPatch::default()
-                },
-                created,
-            )
-            .await
-            .expect("disable cabin");
+        let home = common::seed_home_and_cabin(&store, created).await;
         let switch = |at, kind| {
             Some(IntervalSwitch {
                 at,
@@ -83,7 +59,7 @@ impl Api {
             })
         };
         let transition = |status, interval, event| Transition {
-            location_id: home.id,
+            location_id: home,
             status,
             interval,
             event,
@@ -167,7 +143,7 @@ impl Api {
             base: format!("http://{addr}"),
             client: client(),
             store,
-            home: home.id,
+            home,
             outage_start,
             ctx,
             shutdown,

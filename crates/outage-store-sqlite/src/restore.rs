@@ -127,11 +127,16 @@ fn sidecars(db: &Path) -> [PathBuf; 2] {
     })
 }
 
-fn remove_with_sidecars(path: &Path) {
-    let _ = std::fs::remove_file(path);
+/// Deletes the `-wal` and `-shm` files of the database at `path`, if any.
+fn remove_sidecars(path: &Path) {
     for side in sidecars(path) {
         let _ = std::fs::remove_file(side);
     }
+}
+
+fn remove_with_sidecars(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    remove_sidecars(path);
 }
 
 /// `<db><suffix>`, or `<db><suffix>-2`, `-3`… if that exists (two restores in one second).
@@ -199,9 +204,7 @@ pub async fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Resto
             from.display()
         )));
     }
-    for side in sidecars(&tmp) {
-        let _ = std::fs::remove_file(side);
-    }
+    remove_sidecars(&tmp);
 
     let previous = if db.exists() {
         let aside = free_name(
@@ -226,9 +229,7 @@ pub async fn restore(db: &Path, from: &Path, now: DateTime<Utc>) -> Result<Resto
                 aside.display()
             )));
         }
-        for side in sidecars(db) {
-            let _ = std::fs::remove_file(side);
-        }
+        remove_sidecars(db);
         Some(aside)
     } else {
         None

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use outage_core::config::ServerConfig;
-use outage_core::domain::{DeviceFacts, LocationPatch, NewLocation, Status};
+use outage_core::domain::{DeviceFacts, LocationId, LocationPatch, NewLocation, Status};
 use outage_core::engine::{Engine, EngineConfig, EngineTasks};
 use outage_core::keys::KeyHash;
 use outage_core::memory_store::MemoryStore;
@@ -61,6 +61,36 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// Creates "home" (key [`KEY`], enabled) and "cabin" (key [`DISABLED_KEY`], disabled) at
+/// `at`; returns home's id.
+pub async fn seed_home_and_cabin(store: &MemoryStore, at: DateTime<Utc>) -> LocationId {
+    let new = |name: &str| NewLocation {
+        name: name.into(),
+        timeout: Duration::from_secs(30),
+        chat_id: None,
+    };
+    let home = store
+        .create_location(&new("home"), KeyHash::of(KEY), at)
+        .await
+        .expect("create home");
+    let cabin = store
+        .create_location(&new("cabin"), KeyHash::of(DISABLED_KEY), at)
+        .await
+        .expect("create cabin");
+    store
+        .update_location(
+            cabin.id,
+            &LocationPatch {
+                enabled: Some(false),
+                ..LocationPatch::default()
+            },
+            at,
+        )
+        .await
+        .expect("disable cabin");
+    home.id
+}
+
 impl Harness {
     /// Engine with "home" (enabled) and "cabin" (disabled), source serving on a free port.
     pub async fn start() -> Harness {
@@ -70,31 +100,7 @@ impl Harness {
     /// Like [`Harness::start`], letting the test adjust the source (e.g. mount routers).
     pub async fn start_with(adjust: impl FnOnce(HttpSource) -> HttpSource) -> Harness {
         let store = Arc::new(MemoryStore::new());
-        let now = Utc::now();
-        let new = |name: &str| NewLocation {
-            name: name.into(),
-            timeout: Duration::from_secs(30),
-            chat_id: None,
-        };
-        store
-            .create_location(&new("home"), KeyHash::of(KEY), now)
-            .await
-            .expect("create home");
-        let cabin = store
-            .create_location(&new("cabin"), KeyHash::of(DISABLED_KEY), now)
-            .await
-            .expect("create cabin");
-        store
-            .update_location(
-                cabin.id,
-                &LocationPatch {
-                    enabled: Some(false),
-                    ..LocationPatch::default()
-                },
-                now,
-            )
-            .await
-            .expect("disable cabin");
+        seed_home_and_cabin(&store, Utc::now()).await;
         let metrics = Arc::new(Metrics::default());
         let (engine, tasks) = Engine::start(
             store.clone(),
