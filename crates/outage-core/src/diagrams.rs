@@ -298,7 +298,9 @@ impl DiagramScheduler {
                 }
                 let outcome = match (need, m) {
                     (Need::Nothing, _) => continue,
-                    (Need::Update, Some(m)) => self.update(&**n, m, &mut cache, &mut report).await,
+                    (Need::Update, Some(m)) => {
+                        self.update(&**n, loc, m, &mut cache, &mut report).await
+                    }
                     (Need::Post | Need::Update, _) => self
                         .post(&**n, loc, &chat, &mut cache)
                         .await
@@ -410,14 +412,11 @@ impl DiagramScheduler {
     async fn update(
         &self,
         n: &dyn Notifier,
+        loc: &Location,
         m: &DiagramMessage,
         cache: &mut DrawCache,
         report: &mut PassReport,
     ) -> Result<(), Failure> {
-        let Some(rec) = self.store.get_location(m.location_id).await? else {
-            return Ok(());
-        };
-        let loc = &rec.location;
         let week = IsoWeek::of_instant(m.posted_at, self.tz);
         let img = self.draw(loc, week, cache).await?;
         let target = MessageRef {
