@@ -317,3 +317,99 @@ pub struct ApiToken {
     /// When it was made.
     pub created_at: DateTime<Utc>,
 }
+
+/// Identifier of an admin-panel user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What an admin-panel user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees and changes everything, manages users.
+    Admin,
+    /// Sees everything but API keys; changes nothing.
+    #[default]
+    Viewer,
+}
+
+impl Role {
+    /// Lowercase name (`admin`, `viewer`), as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(format!(
+                "unknown role {other:?}; expected `admin` or `viewer`"
+            )),
+        }
+    }
+}
+
+/// An admin-panel user. Only an argon2id hash of the password is kept (a PHC string).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Identifier.
+    pub id: UserId,
+    /// Unique login name.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The argon2id PHC string of the password (never shown; redacted in `Debug`).
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    /// When the user was made.
+    pub created_at: DateTime<Utc>,
+    /// Last change of password or role.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("password_hash", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+/// A logged-in admin-panel session. The cookie holds a random token; only its SHA-256 hash is
+/// stored, so a copy of the database logs nobody in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the session token.
+    pub token_hash: crate::keys::KeyHash,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When it was made (login).
+    pub created_at: DateTime<Utc>,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
+}

@@ -43,6 +43,8 @@ struct Inner {
     alive_at: Option<DateTime<Utc>>,
     diagrams: BTreeMap<(LocationId, String, String), DiagramMessage>,
     tokens: BTreeMap<ApiTokenId, (ApiToken, KeyHash)>,
+    users: BTreeMap<UserId, User>,
+    sessions: BTreeMap<[u8; 32], Session>,
     /// Bumped by every change of a location's settings ([`StatusStore::locations_version`]).
     locations_version: i64,
 }
@@ -267,6 +269,107 @@ impl StatusStore for MemoryStore {
 
     async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
         Ok(self.lock().tokens.remove(&id).is_some())
+    }
+
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        let mut g = self.lock();
+        if g.users.values().any(|u| u.name == name) {
+            return Err(StoreError::Conflict(format!(
+                "a user named {name:?} already exists"
+            )));
+        }
+        let user = User {
+            id: UserId(g.id()),
+            name: name.to_string(),
+            role,
+            password_hash: password_hash.to_string(),
+            created_at: at,
+            updated_at: at,
+        };
+        g.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut users: Vec<User> = self.lock().users.values().cloned().collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+
+    async fn find_user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.values().find(|u| u.name == name).cloned())
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        password_hash: Option<&str>,
+        role: Option<Role>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let user = g
+            .users
+            .get_mut(&id)
+            .ok_or_else(|| not_found(format!("user {id}")))?;
+        if let Some(h) = password_hash {
+            user.password_hash = h.to_string();
+        }
+        if let Some(r) = role {
+            user.role = r;
+        }
+        user.updated_at = at;
+        if password_hash.is_some() {
+            g.sessions.retain(|_, s| s.user_id != id);
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        g.sessions.retain(|_, s| s.user_id != id);
+        Ok(g.users.remove(&id).is_some())
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.users.contains_key(&session.user_id) {
+            return Err(not_found(format!("user {}", session.user_id)));
+        }
+        g.sessions.insert(session.token_hash.0, session.clone());
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        let g = self.lock();
+        let Some(s) = g.sessions.get(&token_hash.0) else {
+            return Ok(None);
+        };
+        if s.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(g.users.get(&s.user_id).map(|u| (s.clone(), u.clone())))
+    }
+
+    async fn delete_session(&self, token_hash: &KeyHash) -> Result<bool, StoreError> {
+        Ok(self.lock().sessions.remove(&token_hash.0).is_some())
+    }
+
+    async fn prune_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let before = g.sessions.len();
+        g.sessions.retain(|_, s| s.expires_at > now);
+        Ok((before - g.sessions.len()) as u64)
     }
 
     async fn load_runtime(&self) -> Result<RuntimeSnapshot, StoreError> {

@@ -420,6 +420,72 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes a token; `true` when it existed. Requests with it fail from then on.
     async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError>;
 
+    /// Users and sessions of the admin panel: a store that does not keep them (the default
+    /// bodies) answers `Unsupported`, and `serve` then runs without the panel.
+    ///
+    /// Creates an admin-panel user with a unique `name` (`Conflict` when taken).
+    async fn create_user(
+        &self,
+        _name: &str,
+        _role: Role,
+        _password_hash: &str,
+        _at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// Every user, ordered by name.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// The user with this exact name, if any.
+    async fn find_user(&self, _name: &str) -> Result<Option<User>, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// Changes a user's password hash and/or role (`NotFound` when there is no such user).
+    /// A password change also ends every session of the user.
+    async fn update_user(
+        &self,
+        _id: UserId,
+        _password_hash: Option<&str>,
+        _role: Option<Role>,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// Deletes a user and all its sessions; `true` when it existed.
+    async fn delete_user(&self, _id: UserId) -> Result<bool, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// Stores a new session (`NotFound` when the user does not exist).
+    async fn create_session(&self, _session: &Session) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// The session with this token hash and its user, when it exists and has not expired at
+    /// `now`.
+    async fn find_session(
+        &self,
+        _token_hash: &KeyHash,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// Ends a session (logout); `true` when it existed.
+    async fn delete_session(&self, _token_hash: &KeyHash) -> Result<bool, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
+    /// Deletes sessions that expired before `now`; returns how many.
+    async fn prune_sessions(&self, _now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Err(StoreError::Unsupported("admin-panel users and sessions"))
+    }
+
     /// Writes a consistent copy of the database to `path` (SQLite: `VACUUM INTO`).
     async fn backup(&self, _path: &std::path::Path) -> Result<(), StoreError> {
         Err(StoreError::Unsupported("backup"))
