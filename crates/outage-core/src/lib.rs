@@ -12,6 +12,7 @@
 pub mod availability;
 pub mod clock;
 pub mod config;
+pub mod device;
 pub mod diagrams;
 pub mod domain;
 pub mod engine;

@@ -300,7 +300,7 @@ fn location_name(raw: &str) -> Result<String> {
 
 /// `location test-alert`: one test message per notifier, delivered directly.
 async fn test_alert(cfg: &Config, loc: &outage_core::Location, json: bool) -> Result<()> {
-    use outage_core::notify::{Alert, AlertKind, ConsoleNotifier, DeliveryContext, Notifier};
+    use outage_core::notify::{ConsoleNotifier, Notifier};
     let mut notifiers = registry::build_notifiers(cfg).context("notifier configuration")?;
     if notifiers.is_empty() {
         notifiers.push(Arc::new(ConsoleNotifier::new(cfg.monitor.timezone)) as Arc<dyn Notifier>);
@@ -311,51 +311,19 @@ async fn test_alert(cfg: &Config, loc: &outage_core::Location, json: bool) -> Re
             loc.name
         );
     }
-    let alert = Alert {
-        kind: AlertKind::Test,
-        location_id: loc.id,
-        location_name: loc.name.clone(),
-        event_id: None,
-        started_at: None,
-        detected_at: None,
-        ended_at: None,
-        cause: outage_core::Cause::Unknown,
-        at: Utc::now(),
-    };
-    let mut results = Vec::new();
-    let mut failed = false;
-    for n in &notifiers {
-        let chat = n.chat_for(loc.chat_id.as_deref());
-        let ctx = DeliveryContext {
-            chat: chat.clone(),
-            earlier: vec![],
-        };
-        let r = n.deliver(&alert, &ctx).await;
-        failed |= r.is_err();
-        if !json {
-            match &r {
-                Ok(m) => println!(
-                    "{} → {chat}: sent{}",
-                    n.name(),
-                    m.as_ref()
-                        .map(|m| format!(" (message {})", m.message_id))
-                        .unwrap_or_default()
-                ),
-                Err(e) => println!("{} → {chat}: FAILED: {e}", n.name()),
-            }
-        }
-        results.push(json!({
-            "notifier": n.name(),
-            "chat": chat,
-            "ok": r.is_ok(),
-            "message_id": r.as_ref().ok().and_then(|m| m.as_ref().map(|m| m.message_id.clone())),
-            "error": r.as_ref().err().map(|e| e.to_string()),
-        }));
-    }
+    let results = outage_core::device::send_test_alert(&notifiers, loc, Utc::now()).await;
     if json {
         print_json(&results);
+    } else {
+        for r in &results {
+            match (&r.error, &r.message_id) {
+                (Some(e), _) => println!("{} → {}: FAILED: {e}", r.notifier, r.chat),
+                (None, Some(m)) => println!("{} → {}: sent (message {m})", r.notifier, r.chat),
+                (None, None) => println!("{} → {}: sent", r.notifier, r.chat),
+            }
+        }
     }
-    if failed {
+    if results.iter().any(|r| !r.ok) {
         bail!("the test message could not be sent everywhere (see above)");
     }
     Ok(())
@@ -946,35 +914,22 @@ fn device_settings(
     kind: DeviceKind,
     key: Option<&str>,
 ) -> String {
-    let url = cfg.server.base_url();
-    let name = &r.location.name;
-    let interval = outage_core::engine::next_interval(r.location.timeout).as_secs();
-    let key_note = match key {
-        Some(_) => {
-            "# Keep this key secret: anyone who has it can report heartbeats for this location."
-        }
-        None => {
-            "# The API key was shown once by `location add`; add --new-key to make a new one and fill it in."
-        }
+    use outage_core::device::DeviceKind as D;
+    let kind = match kind {
+        DeviceKind::Esp32 => D::Esp32,
+        DeviceKind::Esphome => D::Esphome,
+        DeviceKind::Sh => D::Sh,
+        DeviceKind::Curl => D::Curl,
     };
-    let device_settings = |text: String| match key {
-        Some(k) => text.replace("<API_KEY>", k),
-        None => text,
-    };
-    device_settings(match kind {
-        DeviceKind::Curl => format!(
-            "{key_note}\ncurl -fsS -X POST -H 'Authorization: Bearer <API_KEY>' -H 'Content-Type: application/json' \\\n  -d '{{\"boot_id\":\"'\"$(cat /proc/sys/kernel/random/boot_id)\"'\",\"uptime_s\":'\"$(cut -d. -f1 /proc/uptime)\"'}}' \\\n  {url}/api/v1/heartbeat\n"
-        ),
-        DeviceKind::Sh => format!(
-            "{key_note}\n# Location \"{name}\": run firmware/scripts/outage-heartbeat.sh with\nOUTAGE_SERVER_URL={url}\nOUTAGE_API_KEY=<API_KEY>\nOUTAGE_INTERVAL_S={interval}\n"
-        ),
-        DeviceKind::Esp32 => format!(
-            "{key_note}\n# Location \"{name}\": build firmware/esp32c3 with\nexport WIFI_SSID='<your wifi>'\nexport WIFI_PASSWORD='<wifi password>'\nexport OUTAGE_SERVER_URL={url}\nexport OUTAGE_API_KEY=<API_KEY>\nexport OUTAGE_INTERVAL_S={interval}\n"
-        ),
-        DeviceKind::Esphome => format!(
-            "{key_note}\n# Location \"{name}\": secrets.yaml for firmware/esphome/outage-monitor.yaml\n# (heartbeat_interval_s in its substitutions: \"{interval}\")\nwifi_ssid: \"<your wifi>\"\nwifi_password: \"<wifi password>\"\noutage_server_url: \"{url}\"\noutage_api_key: \"<API_KEY>\"\nota_password: \"<choose one>\"\n"
-        ),
-    })
+    let text = outage_core::device::device_settings(&cfg.server.base_url(), &r.location, kind, key);
+    if key.is_none() {
+        // The CLI names its own way to a new key.
+        return text.replace(
+            "make a new one (rotate) and fill it in.",
+            "add --new-key to make a new one and fill it in.",
+        );
+    }
+    text
 }
 
 fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
