@@ -77,6 +77,7 @@ impl World {
         let counting = Arc::new(CountingStore {
             inner: store.clone(),
             lists: AtomicUsize::new(0),
+            versions: AtomicUsize::new(0),
         });
         let rec = RecordingNotifier::new("rec");
         let clock = TokioClock::starting_at(outage_testkit::t0());
@@ -166,16 +167,22 @@ impl World {
     }
 }
 
-/// A [`MemoryStore`] that counts `list_locations` calls; every other method is delegated.
+/// A [`MemoryStore`] that counts `list_locations` and `locations_version` calls; every other
+/// method is delegated.
 #[derive(Debug)]
 struct CountingStore {
     inner: Arc<MemoryStore>,
     lists: AtomicUsize,
+    versions: AtomicUsize,
 }
 
 impl CountingStore {
     fn lists(&self) -> usize {
         self.lists.load(Ordering::SeqCst)
+    }
+
+    fn versions(&self) -> usize {
+        self.versions.load(Ordering::SeqCst)
     }
 }
 
@@ -186,6 +193,10 @@ macro_rules! delegate_to_inner {
             async fn list_locations(&self) -> Result<Vec<LocationRecord>, StoreError> {
                 self.lists.fetch_add(1, Ordering::SeqCst);
                 self.inner.list_locations().await
+            }
+            async fn locations_version(&self) -> Result<i64, StoreError> {
+                self.versions.fetch_add(1, Ordering::SeqCst);
+                self.inner.locations_version().await
             }
             $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
                 self.inner.$name($($arg),*).await
@@ -198,7 +209,6 @@ delegate_to_inner! {
     migrate() -> ();
     ping() -> ();
     create_location(n: &NewLocation, k: KeyHash, now: DateTime<Utc>) -> Location;
-    locations_version() -> i64;
     get_location(id: LocationId) -> Option<LocationRecord>;
     update_location(id: LocationId, p: &LocationPatch, now: DateTime<Utc>) -> Location;
     set_key_hash(id: LocationId, k: KeyHash) -> ();
@@ -994,4 +1004,74 @@ async fn a_restart_herd_of_first_beats_is_committed_together_and_correctly() {
         );
     }
     assert!(w.rec.kinds().is_empty(), "no alerts for a restart");
+}
+
+/// `location add` on the CLI writes the store; the device's very first heartbeat must be
+/// accepted at once, not refused until the next sync tick.
+#[tokio::test(start_paused = true)]
+async fn a_key_added_by_another_process_is_accepted_at_its_first_heartbeat() {
+    let (w, counting) = World::counting(World::quiet()).await;
+    let loc = w
+        .store
+        .create_location(
+            &NewLocation {
+                name: "Dacha".into(),
+                timeout: TIMEOUT,
+                chat_id: None,
+            },
+            KeyHash::of("om_new"),
+            w.now(),
+        )
+        .await
+        .unwrap();
+    let lists_before = counting.lists();
+    let ack = w
+        .engine
+        .heartbeat("om_new", facts("b1", 5))
+        .await
+        .expect("the new key is found in the store");
+    assert_eq!(ack.location_id, loc.id);
+    assert_eq!(counting.lists(), lists_before + 1, "one listing loaded it");
+    assert_eq!(w.beat("om_new", facts("b1", 15)).await, Status::Up);
+    assert_eq!(
+        counting.lists(),
+        lists_before + 1,
+        "a known key never touches the store"
+    );
+}
+
+/// Garbage keys share look-ups: a thousand of them within a second cost a handful of
+/// `locations_version` reads and no listing, and each is still refused.
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_unknown_keys_costs_the_store_a_few_small_queries() {
+    let (w, counting) = World::counting(World::quiet()).await;
+    let (lists, versions) = (counting.lists(), counting.versions());
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..1_000u32 {
+        let engine = w.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(u64::from(i))).await;
+            engine
+                .heartbeat(&format!("garbage-{i}"), DeviceFacts::default())
+                .await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(
+            t.await.unwrap(),
+            Err(outage_core::source::BeatRejection::UnknownKey)
+        );
+    }
+    let spent = started.elapsed();
+    let reads = counting.versions() - versions;
+    assert!(
+        reads <= 6,
+        "1 000 unknown keys over {spent:?} read the version {reads} times"
+    );
+    assert_eq!(
+        counting.lists(),
+        lists,
+        "nothing changed, so nothing was listed"
+    );
 }

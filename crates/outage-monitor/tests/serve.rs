@@ -298,3 +298,21 @@ fn the_demo_tells_a_power_cut_from_a_network_drop() {
     assert!(stdout.contains("cause: network"), "{stdout}");
     assert!(stdout.contains("Dacha   status up, no outage"), "{stdout}");
 }
+
+/// The README's own first steps: with `serve` running, `location add` in another terminal and
+/// then the device's first heartbeat at once — accepted, not a 401 until the next sync.
+#[test]
+fn a_location_added_while_serving_accepts_its_first_heartbeat_at_once() {
+    let s = Sandbox::new();
+    let server = s.serve(&[]);
+    for name in ["Home", "Dacha", "Office"] {
+        let key = key_of(&s.json(&["location", "add", "--name", name, "--json"]));
+        assert_eq!(
+            server.beat(&key, &json!({"boot_id": "b1", "uptime_s": 5})),
+            200,
+            "{name}: the first heartbeat right after `location add`"
+        );
+    }
+    assert_eq!(server.beat("om_not-a-key", &json!({})), 401);
+    server.terminate();
+}

@@ -42,6 +42,13 @@ pub use location::{LocState, Rules};
 /// every location even when the store's `locations_version` did not move: a safety net.
 pub const FULL_SYNC_EVERY: u32 = 60;
 
+/// A key the engine does not know is looked up in the store before it is refused, but at most
+/// one such look-up starts per this interval, shared by every unknown key that arrives in the
+/// meantime: a location added by the CLI (or by another instance) is accepted at its first
+/// heartbeat, while a flood of garbage keys costs the database at most a few small queries a
+/// second (each look-up is one `locations_version` read, and a listing only when it changed).
+pub const UNKNOWN_KEY_RECHECK: Duration = Duration::from_millis(250);
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -167,6 +174,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// `StatusStore::locations_version` read before the last full listing (load or sync).
     synced_version: Mutex<Option<i64>>,
+    /// When the last store look-up for an unknown key started ([`UNKNOWN_KEY_RECHECK`]).
+    unknown_key_check: tokio::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// The running engine. Cheap to clone.
@@ -243,6 +252,7 @@ impl Engine {
             ready: AtomicBool::new(false),
             shutdown: shutdown.clone(),
             synced_version: Mutex::new(None),
+            unknown_key_check: tokio::sync::Mutex::new(None),
         });
         let engine = Engine { inner };
         engine.load().await?;
@@ -669,6 +679,35 @@ impl Engine {
         stored.ct_eq(&hash).then_some(*id)
     }
 
+    /// A key the in-memory index does not know: picks up locations created or re-keyed since
+    /// the last sync (by the CLI, the admin panel of another instance, ...) and looks again.
+    /// Look-ups are single-flight and spaced by [`UNKNOWN_KEY_RECHECK`]: a key that arrives
+    /// while one is due or running waits for it instead of starting its own, and a look-up that
+    /// started after the key arrived answers for it.
+    async fn authenticate_from_store(&self, key: &str) -> Option<LocationId> {
+        let arrived = self.inner.clock.now();
+        let mut last = self.inner.unknown_key_check.lock().await;
+        if last.is_some_and(|started| started >= arrived) {
+            drop(last);
+            return self.authenticate(key);
+        }
+        if let Some(started) = *last {
+            let gap = chrono::TimeDelta::from_std(UNKNOWN_KEY_RECHECK).unwrap_or_default();
+            let wait = (started + gap - self.inner.clock.now())
+                .to_std()
+                .unwrap_or_default();
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        *last = Some(self.inner.clock.now());
+        if let Err(e) = self.sync().await {
+            tracing::warn!(error = %e, "cannot look up an unknown API key in the store");
+        }
+        drop(last);
+        self.authenticate(key)
+    }
+
     /// Enqueues a test alert for a location to every notifier.
     pub async fn send_test_alert(&self, id: LocationId) -> Result<(), EngineError> {
         let slot = read(&self.inner.slots)
@@ -719,7 +758,13 @@ pub fn next_interval(timeout: Duration) -> Duration {
 #[async_trait]
 impl HeartbeatSink for Engine {
     async fn heartbeat(&self, key: &str, facts: DeviceFacts) -> Result<BeatAck, BeatRejection> {
-        let id = self.authenticate(key).ok_or(BeatRejection::UnknownKey)?;
+        let id = match self.authenticate(key) {
+            Some(id) => id,
+            None => self
+                .authenticate_from_store(key)
+                .await
+                .ok_or(BeatRejection::UnknownKey)?,
+        };
         self.heartbeat_for(id, facts).await
     }
 
