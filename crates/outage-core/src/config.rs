@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::render::Language;
@@ -30,6 +30,14 @@ pub enum ConfigError {
         /// Dotted key, e.g. `diagram.post`.
         key: String,
         /// What is wrong and what would be right.
+        reason: String,
+    },
+    /// The `.env` file (or `--env-file`) could not be read or parsed.
+    #[error("cannot read the environment file {path}: {reason}")]
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
     /// A secret file could not be read.
@@ -303,8 +311,15 @@ impl Default for RetentionConfig {
 const NON_CONFIG_ENV: &[&str] = &["config"];
 
 impl Config {
-    /// Loads defaults, then `file` (if given; it must exist), then `OUTAGE_…` variables.
+    /// Loads defaults, then `file` (if given; it must exist), then the environment: `./.env`
+    /// when present, with real environment variables winning over it (see
+    /// [`Environment::read`]).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, &Environment::read(None)?)
+    }
+
+    /// Loads defaults, then `file` (if given; it must exist), then `env`.
+    pub fn load_from(file: Option<&Path>, env: &Environment) -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -312,20 +327,13 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
-        Self::finish(fig.merge(Self::env()))
+        Self::finish(fig.merge(env.provider()))
     }
 
-    /// Loads from a TOML string and the environment (for tests and `check-config`).
+    /// Loads from a TOML string alone (for tests and `check-config`).
     pub fn from_toml_str(toml: &str) -> Result<Self, ConfigError> {
         let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
         Self::finish(fig)
-    }
-
-    fn env() -> Env {
-        Env::prefixed("OUTAGE_").split("__").filter(|k| {
-            let k = k.as_str().to_ascii_lowercase();
-            !NON_CONFIG_ENV.contains(&k.as_str()) && !k.starts_with("test_")
-        })
     }
 
     fn finish(fig: Figment) -> Result<Self, ConfigError> {
@@ -410,6 +418,149 @@ impl Config {
 
 /// One figment error as a person would like to read it: the dotted key as written in the file,
 /// where it came from and, for an unknown key, the valid ones.
+/// The variables the configuration reads besides the file: `OUTAGE_<SECTION>__<KEY>` (and
+/// `DATABASE_URL`), from a `.env` file and the real environment, the real environment winning.
+///
+/// - `./.env` is read when it exists (or the file given to [`Environment::read`], which must
+///   exist); its lines are `NAME=value` (`#` comments, optional quotes, `export` allowed).
+/// - `DATABASE_URL` sets `store.url` when `OUTAGE_STORE__URL` is not set (the convention of
+///   hosting platforms).
+/// - `OUTAGE_*` names without `__` are not config keys: they are ignored and listed in
+///   [`Environment::ignored`] (Kubernetes, for one, injects `OUTAGE_PORT=tcp://…` for a service
+///   named `outage`). `OUTAGE_CONFIG` names the file and `OUTAGE_TEST_*` belong to the tests.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// `(dotted key, raw value, variable name)` in the order they apply.
+    vars: Vec<(String, String, String)>,
+    ignored: Vec<String>,
+    dotenv: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Environment {
+    // Values may be secrets (a bot token, a database password): only names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field(
+                "vars",
+                &self.vars.iter().map(|(_, _, n)| n).collect::<Vec<_>>(),
+            )
+            .field("ignored", &self.ignored)
+            .field("dotenv", &self.dotenv)
+            .finish()
+    }
+}
+
+impl Environment {
+    /// Reads `env_file` (which must exist) or else `./.env` when present, then the process
+    /// environment.
+    pub fn read(env_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let dotenv = match env_file {
+            Some(p) if !p.exists() => return Err(ConfigError::NotFound(p.to_path_buf())),
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
+        };
+        let mut from_file = Vec::new();
+        if let Some(path) = &dotenv {
+            let bad = |reason: String| ConfigError::EnvFile {
+                path: path.clone(),
+                reason,
+            };
+            for item in dotenvy::from_path_iter(path).map_err(|e| bad(e.to_string()))? {
+                from_file.push(item.map_err(|e| bad(e.to_string()))?);
+            }
+        }
+        let mut env = Self::from_pairs(from_file.into_iter().chain(std::env::vars()));
+        env.dotenv = dotenv;
+        Ok(env)
+    }
+
+    /// Builds from `(name, value)` pairs in increasing priority (a later pair with the same
+    /// name wins). For tests and embedders that do not want the process environment.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut merged: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in pairs {
+            merged.insert(k, v);
+        }
+        let mut env = Environment::default();
+        let has_store_url = merged.contains_key("OUTAGE_STORE__URL");
+        for (name, value) in &merged {
+            if name == "DATABASE_URL" {
+                if !has_store_url {
+                    env.vars
+                        .push(("store.url".into(), value.clone(), name.clone()));
+                }
+                continue;
+            }
+            let Some(rest) = name.strip_prefix("OUTAGE_") else {
+                continue;
+            };
+            let lower = rest.to_ascii_lowercase();
+            if NON_CONFIG_ENV.contains(&lower.as_str()) || lower.starts_with("test_") {
+                continue;
+            }
+            if !lower.contains("__") {
+                env.ignored.push(name.clone());
+                continue;
+            }
+            let key = lower.split("__").collect::<Vec<_>>().join(".");
+            env.vars.push((key, value.clone(), name.clone()));
+        }
+        env
+    }
+
+    /// `OUTAGE_*` variables that were ignored because they name no config key.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// The `.env` file that was read, if any.
+    pub fn dotenv_file(&self) -> Option<&Path> {
+        self.dotenv.as_deref()
+    }
+
+    fn provider(&self) -> EnvProvider {
+        let mut dict = figment::value::Dict::new();
+        for (key, value, _) in &self.vars {
+            let v: figment::value::Value = match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {},
+            };
+            if let Some(nested) = figment::util::nest(key, v).into_dict() {
+                merge_dict(&mut dict, nested);
+            }
+        }
+        EnvProvider(dict)
+    }
+}
+
+/// Merges `from` into `into`, `from` winning, tables merged key by key.
+fn merge_dict(into: &mut figment::value::Dict, from: figment::value::Dict) {
+    use figment::value::Value;
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Dict(_, existing)), Value::Dict(_, new)) => merge_dict(existing, new),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The environment as one figment provider, named so that errors point at the variable.
+struct EnvProvider(figment::value::Dict);
+
+impl figment::Provider for EnvProvider {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Ok(figment::Profile::Default.collect(self.0.clone()))
+    }
+}
+
 fn describe(e: figment::Error) -> String {
     use figment::error::Kind;
     let key = e.path.join(".").to_lowercase();
@@ -667,6 +818,90 @@ mod tests {
             let c = Config::load(Some(Path::new("m.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.store.url.expose(), "sqlite://b.db");
             assert_eq!(c.monitor.language, Language::Uk);
+            Ok(())
+        });
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        Environment::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn outage_variables_without_double_underscore_are_ignored_and_named() {
+        // What Kubernetes injects for a service named `outage`.
+        let e = env(&[
+            ("OUTAGE_PORT", "tcp://10.0.0.1:8080"),
+            ("OUTAGE_SERVICE_HOST", "10.0.0.1"),
+            ("OUTAGE_MONITOR__LANGUAGE", "uk"),
+            ("OUTAGE_CONFIG", "x.toml"),
+            ("OUTAGE_TEST_POSTGRES_URL", "postgres://x"),
+        ]);
+        assert_eq!(e.ignored(), ["OUTAGE_PORT", "OUTAGE_SERVICE_HOST"]);
+        let c = Config::load_from(None, &e).unwrap();
+        assert_eq!(c.monitor.language, Language::Uk);
+    }
+
+    #[test]
+    fn database_url_is_the_store_unless_outage_store_url_is_set() {
+        let c = Config::load_from(None, &env(&[("DATABASE_URL", "postgres://db/om")])).unwrap();
+        assert_eq!(c.store.url.expose(), "postgres://db/om");
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("DATABASE_URL", "postgres://db/om"),
+                ("OUTAGE_STORE__URL", "sqlite://here.db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.store.url.expose(), "sqlite://here.db");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let err = Config::load_from(None, &env(&[("OUTAGE_SERVER__LISTN", "0.0.0.0:80")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listn"), "{err}");
+        assert!(err.contains("OUTAGE_SERVER__LISTN"), "{err}");
+        assert!(
+            !format!(
+                "{:?}",
+                env(&[("OUTAGE_STORE__URL", "postgres://u:hunter2@db/x")])
+            )
+            .contains("hunter2")
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
+    fn dot_env_in_the_working_directory_is_read_and_the_real_environment_wins() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                ".env",
+                "# from the compose example\nOUTAGE_STORE__URL=sqlite://from-dotenv.db\nexport OUTAGE_MONITOR__LANGUAGE=\"uk\"\nOUTAGE_PORT=tcp://x\n",
+            )?;
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.url.expose(), "sqlite://from-dotenv.db");
+            assert_eq!(c.monitor.language, Language::Uk);
+            jail.set_env("OUTAGE_MONITOR__LANGUAGE", "en");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.monitor.language,
+                Language::En,
+                "the real environment wins"
+            );
+            let e = Environment::read(None).map_err(|e| e.to_string())?;
+            assert_eq!(e.dotenv_file(), Some(Path::new(".env")));
+            assert_eq!(e.ignored(), ["OUTAGE_PORT"]);
+            jail.create_file("broken.env", "OUTAGE_STORE__URL='unterminated\n")?;
+            let err = Environment::read(Some(Path::new("broken.env")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("broken.env"), "{err}");
+            let err = Environment::read(Some(Path::new("missing.env")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("missing.env"), "{err}");
             Ok(())
         });
     }

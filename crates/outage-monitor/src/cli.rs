@@ -17,6 +17,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "OUTAGE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Environment file read before the real environment (which wins over it). Without it,
+    /// `./.env` is read when present.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -20,8 +20,16 @@ use crate::cli::{
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone();
+    let env = outage_core::config::Environment::read(cli.env_file.as_deref())
+        .context("invalid configuration")?;
+    if !env.ignored().is_empty() {
+        eprintln!(
+            "warning: ignoring {} (not config keys; settings look like OUTAGE_<SECTION>__<KEY>)",
+            env.ignored().join(", ")
+        );
+    }
     let load = || -> Result<Config> {
-        Config::load(config_path.as_deref()).context("invalid configuration")
+        Config::load_from(config_path.as_deref(), &env).context("invalid configuration")
     };
     match cli.command {
         Command::Serve => {

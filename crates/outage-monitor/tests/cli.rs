@@ -611,3 +611,68 @@ fn second_audit_mistakes_are_refused_with_one_line() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not exist yet"));
 }
+
+/// A `.env` beside the monitor selects the store, the real environment wins over it, and an
+/// `OUTAGE_*` variable that is no config key (Kubernetes' `OUTAGE_PORT=tcp://…`) is only a
+/// warning, for every command.
+#[test]
+fn dot_env_selects_the_store_and_stray_outage_variables_are_only_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# written by the user\nOUTAGE_STORE__URL=sqlite://from-dotenv.db\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_remove("OUTAGE_CONFIG")
+            .env_remove("OUTAGE_STORE__URL")
+            .env_remove("DATABASE_URL")
+            .env("OUTAGE_PORT", "tcp://10.0.0.1:8080")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["location", "add", "--name", "Home", "--json"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("from-dotenv.db").exists(),
+        "the .env chose the database"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: ignoring OUTAGE_PORT"), "{stderr}");
+
+    let out = run(
+        &["location", "list", "--json"],
+        &[("OUTAGE_STORE__URL", "sqlite://real-env.db")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[]",
+        "the real environment won"
+    );
+
+    let out = run(&["check-config"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run(&["location", "list", "--env-file", "missing.env"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.env"));
+}
