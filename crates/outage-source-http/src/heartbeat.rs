@@ -292,6 +292,46 @@ pub(crate) fn parse_facts(body: &[u8]) -> Result<DeviceFacts, String> {
     })
 }
 
+/// A whole number, also when JSON writes it as `12.0`: JSON Schema's `integer` (and so the
+/// OpenAPI document) admits that spelling, so a client generated from it may send it.
+struct Whole<T>(T);
+
+impl<'de, T> de::Deserialize<'de> for Whole<T>
+where
+    T: TryFrom<u64> + TryFrom<i64>,
+{
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: TryFrom<u64> + TryFrom<i64>> Visitor<'_> for V<T> {
+            type Value = Whole<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(std::any::type_name::<T>())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Whole<T>, E> {
+                T::try_from(v)
+                    .map(Whole)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Whole<T>, E> {
+                T::try_from(v)
+                    .map(Whole)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Whole<T>, E> {
+                // Exact whole values only, and only within the range where f64 is exact.
+                if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+                    if v < 0.0 {
+                        return self.visit_i64(v as i64);
+                    }
+                    return self.visit_u64(v as u64);
+                }
+                Err(E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
 /// Deserializes [`DeviceFacts`] from a JSON object, recording the field being read so the
 /// error can name it.
 struct FactsSeed<'a> {
@@ -339,10 +379,10 @@ impl<'de> Visitor<'de> for FactsSeed<'_> {
             }
             match slot {
                 0 => facts.boot_id = bounded(map.next_value()?)?,
-                1 => facts.uptime_s = map.next_value()?,
-                2 => facts.seq = map.next_value()?,
+                1 => facts.uptime_s = map.next_value::<Option<Whole<u64>>>()?.map(|w| w.0),
+                2 => facts.seq = map.next_value::<Option<Whole<u64>>>()?.map(|w| w.0),
                 3 => facts.fw = bounded(map.next_value()?)?,
-                _ => facts.rssi = map.next_value()?,
+                _ => facts.rssi = map.next_value::<Option<Whole<i32>>>()?.map(|w| w.0),
             }
         }
         Ok(facts)
@@ -391,6 +431,24 @@ mod tests {
         assert_eq!(
             parse_facts(br#"{"boot_id":null}"#),
             Ok(DeviceFacts::default())
+        );
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats_but_fractions_are_refused() {
+        let f = parse_facts(br#"{"uptime_s":120.0,"seq":7.0,"rssi":-67.0}"#).unwrap();
+        assert_eq!((f.uptime_s, f.seq, f.rssi), (Some(120), Some(7), Some(-67)));
+        let e = parse_facts(br#"{"seq":1.5}"#).err().unwrap_or_default();
+        assert!(
+            e.starts_with("seq: invalid value: floating point `1.5`, expected u64"),
+            "{e}"
+        );
+        let e = parse_facts(br#"{"uptime_s":-1.0}"#)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("uptime_s: invalid value: integer `-1`"),
+            "{e}"
         );
     }
 
