@@ -483,30 +483,7 @@ impl BotApi {
         let resp = req.send().await.map_err(|e| self.transport(method, e))?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(|e| self.transport(method, e))?;
-        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
-            method,
-            status,
-            reason: self.redact(&format!(
-                "not Bot API JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-            )),
-        })?;
-        if env.ok {
-            let result = env.result.unwrap_or(serde_json::Value::Null);
-            return serde_json::from_value(result).map_err(|e| ApiError::Unexpected {
-                method,
-                status,
-                reason: format!("the result does not have the expected shape: {e}"),
-            });
-        }
-        let params = env.parameters;
-        Err(ApiError::Telegram {
-            method,
-            code: env.error_code.unwrap_or(status),
-            description: self.redact(env.description.as_deref().unwrap_or("(no description)")),
-            retry_after: params.as_ref().and_then(|p| p.retry_after),
-            migrate_to_chat_id: params.as_ref().and_then(|p| p.migrate_to_chat_id),
-        })
+        decode_reply(method, status, &bytes, &self.token)
     }
 
     fn transport(&self, method: &'static str, e: reqwest::Error) -> ApiError {
@@ -520,10 +497,6 @@ impl BotApi {
             method,
             reason: describe(e, Some(&self.token)),
         }
-    }
-
-    fn redact(&self, s: &str) -> String {
-        redact(s, &self.token)
     }
 }
 
@@ -566,6 +539,47 @@ fn describe(e: reqwest::Error, token: Option<&Secret>) -> String {
 }
 
 /// `s` with every occurrence of the token (and of its secret half) replaced by `***`.
+/// Reads a Bot API answer (`{"ok":true,"result":…}` or `{"ok":false,"error_code":…}`) into the
+/// expected result type or an [`ApiError`]. Any bytes at all give an answer, never a panic (it
+/// is fuzzed); error texts never contain the bot token.
+pub fn decode_reply<T: DeserializeOwned>(
+    method: &'static str,
+    status: u16,
+    bytes: &[u8],
+    token: &Secret,
+) -> Result<T, ApiError> {
+    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| ApiError::Unexpected {
+        method,
+        status,
+        reason: redact(
+            &format!(
+                "not Bot API JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            ),
+            token,
+        ),
+    })?;
+    if env.ok {
+        let result = env.result.unwrap_or(serde_json::Value::Null);
+        return serde_json::from_value(result).map_err(|e| ApiError::Unexpected {
+            method,
+            status,
+            reason: format!("the result does not have the expected shape: {e}"),
+        });
+    }
+    let params = env.parameters;
+    Err(ApiError::Telegram {
+        method,
+        code: env.error_code.unwrap_or(status),
+        description: redact(
+            env.description.as_deref().unwrap_or("(no description)"),
+            token,
+        ),
+        retry_after: params.as_ref().and_then(|p| p.retry_after),
+        migrate_to_chat_id: params.as_ref().and_then(|p| p.migrate_to_chat_id),
+    })
+}
+
 pub(crate) fn redact(s: &str, token: &Secret) -> String {
     let t = token.expose();
     let mut out = if t.is_empty() {

@@ -276,6 +276,16 @@ fn is_blank(body: &[u8]) -> bool {
     body.iter().all(u8::is_ascii_whitespace)
 }
 
+/// Parses a heartbeat body the way `POST /api/v1/heartbeat` does (an empty or blank body is
+/// no facts). Any bytes give facts or an error message naming the field, never a panic; the
+/// fuzz target `heartbeat_body` holds it to that.
+pub fn parse_heartbeat_body(body: &[u8]) -> Result<DeviceFacts, String> {
+    if is_blank(body) {
+        return Ok(DeviceFacts::default());
+    }
+    parse_facts(body)
+}
+
 /// Parses the heartbeat JSON object. Errors name the field being read, e.g.
 /// `uptime_s: invalid type: string "x", expected u64 at line 1 column 16`.
 ///
