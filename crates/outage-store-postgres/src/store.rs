@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use outage_core::domain::{
     ApiToken, ApiTokenId, DiagramMessage, EventId, Heartbeat, IntervalKind, Location, LocationId,
-    LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval,
+    LocationPatch, MessageRef, NewLocation, PowerEvent, Role, Session, StateInterval, User, UserId,
 };
 use outage_core::keys::KeyHash;
 use outage_core::store::{
@@ -33,8 +33,8 @@ use outage_core::store::{
 };
 use outage_core::store_support::{NewEvent, duration_ms, micros, new_event, not_found, u64_to_db};
 use outage_store_sql::{
-    BeatRow, DiagramRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, TokenRow,
-    name_conflict,
+    BeatRow, DiagramRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, Shared,
+    SqlStore, TokenRow, name_conflict,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -520,6 +520,31 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(self.e())?;
         Ok(opened)
+    }
+}
+
+impl SqlStore for PostgresStore {
+    type Db = Postgres;
+    type Dialect = Db;
+
+    fn reader(&self) -> &sqlx::Pool<Postgres> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &sqlx::Pool<Postgres> {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.begin().await
+    }
+
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        PostgresStore::err(self, e)
+    }
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -1172,6 +1197,60 @@ impl StatusStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        Shared(self)
+            .create_user(name, role, password_hash, at)
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        Shared(self).list_users().await
+    }
+
+    async fn find_user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        Shared(self).find_user(name).await
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        password_hash: Option<&str>,
+        role: Option<Role>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Shared(self).update_user(id, password_hash, role, at).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        Shared(self).delete_user(id).await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        Shared(self).create_session(session).await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        Shared(self).find_session(token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &KeyHash) -> Result<bool, StoreError> {
+        Shared(self).delete_session(token_hash).await
+    }
+
+    async fn prune_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Shared(self).prune_sessions(now).await
+    }
+
     async fn backup(&self, _path: &Path) -> Result<(), StoreError> {
         Err(StoreError::Unsupported(BACKUP_UNSUPPORTED))
     }
@@ -1270,7 +1349,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 
 /// How PostgreSQL rows read ([`Dialect`]): RSSI columns are INTEGER. [`map_err`] puts the
 /// violated constraint's name in a conflict's message.
-enum Db {}
+pub enum Db {}
 
 impl Dialect for Db {
     const NAME: &'static str = "PostgreSQL";

@@ -13,10 +13,14 @@
 //! [`StatusStore`]: outage_core::StatusStore
 
 mod rows;
+mod users;
 
 pub use rows::{
-    BeatRow, DiagramRow, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, TokenRow,
+    BeatRow, DiagramRow, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, SessionRow, TokenRow,
+    UserRow,
 };
+
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use outage_core::StoreError;
@@ -64,6 +68,39 @@ pub trait Dialect {
         }
     }
 }
+
+/// What a SQL store lends the code it shares with the other ([`Shared`]): its connections, how
+/// it starts a write transaction and how it names its errors.
+pub trait SqlStore: Send + Sync {
+    /// The sqlx driver.
+    type Db: sqlx::Database;
+    /// How its rows read.
+    type Dialect: Dialect;
+
+    /// Connections for reads.
+    fn reader(&self) -> &sqlx::Pool<Self::Db>;
+
+    /// Connections for writes (SQLite: its one writer connection).
+    fn writer(&self) -> &sqlx::Pool<Self::Db>;
+
+    /// A transaction for several writes that must go together (SQLite: `BEGIN IMMEDIATE`).
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
+
+    /// A sqlx error as a [`StoreError`] naming the database.
+    fn err(&self, e: sqlx::Error) -> StoreError;
+
+    /// How many rows a statement changed (sqlx has no driver-independent accessor).
+    fn rows_affected(done: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
+}
+
+/// The [`StatusStore`] methods whose statements and Rust are the same on every SQL store,
+/// over the store's connections: `Shared(self).find_user(name)`.
+///
+/// [`StatusStore`]: outage_core::StatusStore
+#[derive(Debug)]
+pub struct Shared<'s, S>(pub &'s S);
 
 /// A unique violation on `locations` can only be the name.
 pub fn name_conflict(e: StoreError, name: &str) -> StoreError {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use outage_core::domain::{
     ApiToken, ApiTokenId, Cause, DeviceFacts, DiagramMessage, EventId, Heartbeat, IntervalKind,
-    Location, LocationId, PowerEvent, StateInterval, Status,
+    Location, LocationId, PowerEvent, Role, Session, StateInterval, Status, User, UserId,
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::Alert;
@@ -348,6 +348,74 @@ impl<D: Dialect> TokenRow<D> {
                 created_at: D::time(self.created_at, "api_tokens.created_at")?,
             },
             hash,
+        ))
+    }
+}
+
+/// A `users` row.
+///
+/// Fields are the columns of the same names.
+#[allow(missing_docs)]
+#[derive(FromRow)]
+pub struct UserRow<D: Dialect> {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Which database the row came from.
+    #[sqlx(skip)]
+    pub dialect: PhantomData<fn() -> D>,
+}
+
+impl<D: Dialect> UserRow<D> {
+    /// The user.
+    pub fn into_user(self) -> Result<User, StoreError> {
+        let id = self.id;
+        let role: Role = self
+            .role
+            .parse()
+            .map_err(|_| D::corrupt(format!("users.role `{}` of user {id}", self.role)))?;
+        Ok(User {
+            id: UserId(id),
+            name: self.name,
+            role,
+            password_hash: self.password_hash,
+            created_at: D::time(self.created_at, "users.created_at")?,
+            updated_at: D::time(self.updated_at, "users.updated_at")?,
+        })
+    }
+}
+
+/// A `sessions` row joined with its user (the session's own times are `session_created_at`
+/// and `expires_at`).
+///
+/// Fields are the columns of the same names.
+#[allow(missing_docs)]
+#[derive(FromRow)]
+pub struct SessionRow<D: Dialect> {
+    pub token_hash: String,
+    pub session_created_at: i64,
+    pub expires_at: i64,
+    #[sqlx(flatten)]
+    pub user: UserRow<D>,
+}
+
+impl<D: Dialect> SessionRow<D> {
+    /// The session and its user.
+    pub fn into_session(self) -> Result<(Session, User), StoreError> {
+        let user = self.user.into_user()?;
+        let token_hash = KeyHash::from_hex(&self.token_hash)
+            .ok_or_else(|| D::corrupt(format!("sessions.token_hash of user {}", user.id)))?;
+        Ok((
+            Session {
+                token_hash,
+                user_id: user.id,
+                created_at: D::time(self.session_created_at, "sessions.created_at")?,
+                expires_at: D::time(self.expires_at, "sessions.expires_at")?,
+            },
+            user,
         ))
     }
 }

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use outage_core::domain::{
     ApiToken, ApiTokenId, DiagramMessage, EventId, Heartbeat, IntervalKind, Location, LocationId,
-    LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval,
+    LocationPatch, MessageRef, NewLocation, PowerEvent, Role, Session, StateInterval, User, UserId,
 };
 use outage_core::keys::KeyHash;
 use outage_core::store::{
@@ -32,8 +32,8 @@ use outage_core::store::{
 };
 use outage_core::store_support::{NewEvent, duration_ms, micros, new_event, not_found, u64_to_db};
 use outage_store_sql::{
-    BeatRow, DiagramRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, TokenRow,
-    name_conflict,
+    BeatRow, DiagramRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, Shared,
+    SqlStore, TokenRow, name_conflict,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
@@ -527,6 +527,31 @@ impl SqliteStore {
             .map_err(self.e())?;
         }
         Ok(new_event)
+    }
+}
+
+impl SqlStore for SqliteStore {
+    type Db = Sqlite;
+    type Dialect = Db;
+
+    fn reader(&self) -> &sqlx::Pool<Sqlite> {
+        &self.reader
+    }
+
+    fn writer(&self) -> &sqlx::Pool<Sqlite> {
+        &self.writer
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.begin_write().await
+    }
+
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        SqliteStore::err(self, e)
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -1160,6 +1185,60 @@ impl StatusStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        Shared(self)
+            .create_user(name, role, password_hash, at)
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        Shared(self).list_users().await
+    }
+
+    async fn find_user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        Shared(self).find_user(name).await
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        password_hash: Option<&str>,
+        role: Option<Role>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Shared(self).update_user(id, password_hash, role, at).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        Shared(self).delete_user(id).await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        Shared(self).create_session(session).await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StoreError> {
+        Shared(self).find_session(token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &KeyHash) -> Result<bool, StoreError> {
+        Shared(self).delete_session(token_hash).await
+    }
+
+    async fn prune_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Shared(self).prune_sessions(now).await
+    }
+
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
         let shown = path.display();
         if path.exists() {
@@ -1279,7 +1358,7 @@ fn bind_beat<'q>(q: SqliteQuery<'q>, b: &'q Heartbeat) -> SqliteQuery<'q> {
 // error naming the column, never a panic.
 
 /// How SQLite rows read ([`Dialect`]): integers come back as `i64`.
-enum Db {}
+pub enum Db {}
 
 impl Dialect for Db {
     const NAME: &'static str = "SQLite";

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use outage_core::domain::{
-    Cause, DeviceFacts, DiagramMessage, Heartbeat, IntervalKind, LocationId, NewLocation, Status,
+    Cause, DeviceFacts, DiagramMessage, Heartbeat, IntervalKind, LocationId, NewLocation, Role,
+    Session, Status,
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::{Alert, AlertKind};
@@ -377,6 +378,22 @@ async fn a_backup_is_a_complete_database() {
             .unwrap();
         store.apply_transition(&outage(loc.id, t(5))).await.unwrap();
     }
+    let olena = store
+        .create_user(
+            "olena",
+            Role::Admin,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            t(6),
+        )
+        .await
+        .unwrap();
+    let session = Session {
+        token_hash: KeyHash::of("oms_laptop"),
+        user_id: olena.id,
+        created_at: t(7),
+        expires_at: t(3600),
+    };
+    store.create_session(&session).await.unwrap();
     let copy = dir.path().join("backup.db");
     store.backup(&copy).await.unwrap();
 
@@ -387,6 +404,14 @@ async fn a_backup_is_a_complete_database() {
         "the backup holds the locations with their runtime state"
     );
     assert_eq!(restored.outbox_stats().await.unwrap().pending, 3);
+    assert_eq!(
+        restored
+            .find_session(&session.token_hash, t(8))
+            .await
+            .unwrap(),
+        Some((session, olena)),
+        "and the admin panel's users and sessions"
+    );
 
     match store.backup(&copy).await {
         Err(StoreError::Invalid(msg)) => assert!(msg.contains("already exists"), "{msg}"),
@@ -462,7 +487,7 @@ async fn migrations_are_idempotent() {
 }
 
 /// A database written before migration 0002 (only 0001 applied, with data in it) opens with the
-/// current store: 0002 and 0003 are applied on top, nothing is lost, and the new tables work.
+/// current store: 0002 to 0004 are applied on top, nothing is lost, and the new tables work.
 #[tokio::test]
 async fn a_version_1_database_migrates_forward() {
     let dir = tempdir();
@@ -554,6 +579,12 @@ async fn a_version_1_database_migrates_forward() {
         store.find_api_token(&KeyHash::of("omt_x")).await.unwrap(),
         Some(token)
     );
+    // 0004: users and sessions.
+    let user = store
+        .create_user("olena", Role::Admin, "$argon2id$x", t(50))
+        .await
+        .unwrap();
+    assert_eq!(store.find_user("olena").await.unwrap(), Some(user));
     let mut c = raw(&path).await;
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
@@ -562,8 +593,8 @@ async fn a_version_1_database_migrates_forward() {
             .unwrap();
     assert_eq!(
         versions,
-        vec![1, 2, 3],
-        "0001 kept, 0002 and 0003 applied once"
+        vec![1, 2, 3, 4],
+        "0001 kept, 0002 to 0004 applied once"
     );
 }
 

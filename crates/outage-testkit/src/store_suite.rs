@@ -41,7 +41,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use outage_core::domain::{
     Cause, DeviceFacts, DiagramMessage, EventId, Heartbeat, IntervalKind, Location, LocationId,
-    LocationPatch, MessageRef, NewLocation, PowerEvent, StateInterval, Status,
+    LocationPatch, MessageRef, NewLocation, PowerEvent, Role, Session, StateInterval, Status, User,
+    UserId,
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::{Alert, AlertKind};
@@ -108,6 +109,17 @@ macro_rules! store_suite {
             deleting_a_location_removes_its_diagram_messages,
             api_tokens_are_created_found_and_listed_oldest_first,
             a_revoked_api_token_is_gone,
+            users_are_created_listed_by_name_and_found,
+            user_names_are_unique,
+            a_password_change_ends_the_users_sessions_but_a_role_change_does_not,
+            deleting_a_user_removes_it_and_its_sessions,
+            sessions_are_found_only_before_they_expire,
+            a_session_needs_its_user,
+            ending_a_session_returns_true_then_false,
+            prune_sessions_counts_and_removes_only_expired_ones,
+            password_hashes_round_trip_exactly,
+            roles_round_trip,
+            users_and_sessions_leave_locations_version_alone,
             prune_deletes_old_beats_and_finished_outbox_rows,
             a_batch_of_transitions_is_all_or_nothing,
             times_keep_millisecond_precision,
@@ -2507,6 +2519,554 @@ pub async fn a_revoked_api_token_is_gone(store: Arc<dyn StatusStore>) {
         "reuse the revoked token's name",
     );
     assert_ne!(again.id, grafana.id, "a new token gets a new id");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin-panel users and sessions
+
+/// A realistic argon2id PHC string: `$`, `=`, `,`, `+` and `/` must all survive storage.
+const PHC_OLENA: &str = "$argon2id$v=19$m=19456,t=2,p=1$b2xlbmEtc2FsdC0xMjM0$\
+    Xl6nQ+2m/1kEwA7uB3o5Lr9y8p4GdV0sZc6hJtKqWfE";
+
+/// Another user's PHC string.
+const PHC_BOHDAN: &str = "$argon2id$v=19$m=19456,t=2,p=1$Ym9oZGFuLXNhbHQtNTY3OA$\
+    9Kp/QwErTyUiOpAsDfGhJkLzXcVbNm+12345678abcd";
+
+/// The PHC string after a password change.
+const PHC_CHANGED: &str = "$argon2id$v=19$m=65536,t=3,p=4$bmV3LXNhbHQtYWZ0ZXItY2hhbmdl$\
+    Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
+
+/// Creates a user with `password_hash`, failing the story on an error.
+async fn add_user(
+    store: &dyn StatusStore,
+    name: &str,
+    role: Role,
+    password_hash: &str,
+    at: DateTime<Utc>,
+) -> User {
+    must(
+        store.create_user(name, role, password_hash, at).await,
+        &format!("create user {name}"),
+    )
+}
+
+/// A session of `user` for the cookie token `token`, valid in `[created_at, expires_at)`.
+fn session_of(
+    user: &User,
+    token: &str,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Session {
+    Session {
+        token_hash: KeyHash::of(token),
+        user_id: user.id,
+        created_at,
+        expires_at,
+    }
+}
+
+/// Stores `session` (a login), failing the story on an error.
+async fn log_in(store: &dyn StatusStore, session: &Session) {
+    must(store.create_session(session).await, "create a session");
+}
+
+/// What a request with the cookie token `token` at `now` finds.
+async fn session_at(
+    store: &dyn StatusStore,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Option<(Session, User)> {
+    must(
+        store.find_session(&KeyHash::of(token), now).await,
+        &format!("find the session of {token}"),
+    )
+}
+
+async fn user_named(store: &dyn StatusStore, name: &str) -> User {
+    match must(store.find_user(name).await, &format!("find user {name}")) {
+        Some(u) => u,
+        None => panic!("user {name} should exist"),
+    }
+}
+
+/// Three users are created (in an order that is not alphabetical): each is returned as it was
+/// stored, with its own id, created and updated at its creation time; they are listed by name
+/// and found by their exact name only.
+pub async fn users_are_created_listed_by_name_and_found(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    assert!(
+        must(s.list_users().await, "list an empty store").is_empty(),
+        "a fresh store has no users"
+    );
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at_ms(1_001)).await;
+    assert_eq!(
+        olena,
+        User {
+            id: olena.id,
+            name: "olena".into(),
+            role: Role::Admin,
+            password_hash: PHC_OLENA.into(),
+            created_at: at_ms(1_001),
+            updated_at: at_ms(1_001),
+        },
+        "a new user is stored as given, created and updated now"
+    );
+    let bohdan = add_user(s, "bohdan", Role::Viewer, PHC_BOHDAN, at(10)).await;
+    let andrii = add_user(s, "Андрій", Role::Viewer, PHC_BOHDAN, at(20)).await;
+    assert!(
+        olena.id != bohdan.id && bohdan.id != andrii.id && olena.id != andrii.id,
+        "every user gets its own id"
+    );
+
+    let mut by_name = vec![olena.clone(), bohdan.clone(), andrii.clone()];
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        must(s.list_users().await, "list users"),
+        by_name,
+        "users are listed by name, with every field as created"
+    );
+    assert_eq!(
+        must(s.find_user("bohdan").await, "find bohdan"),
+        Some(bohdan),
+        "a user is found by name"
+    );
+    assert_eq!(
+        must(s.find_user("Андрій").await, "find a Cyrillic name"),
+        Some(andrii)
+    );
+    for other in ["Olena", "olen", "olena ", "nobody"] {
+        assert_eq!(
+            must(s.find_user(other).await, "find an unknown name"),
+            None,
+            "only the exact name finds a user, {other:?} does not"
+        );
+    }
+}
+
+/// A second user with a taken name is refused with a `Conflict` naming it, and the first user
+/// is left as it was.
+pub async fn user_names_are_unique(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    match s
+        .create_user("olena", Role::Viewer, PHC_BOHDAN, at(1))
+        .await
+    {
+        Err(StoreError::Conflict(msg)) => {
+            assert!(msg.contains("olena"), "the conflict names the user: {msg}")
+        }
+        other => panic!("a duplicate user name must be a Conflict, got {other:?}"),
+    }
+    assert_eq!(
+        must(s.list_users().await, "list users"),
+        vec![olena],
+        "the duplicate was not stored and the first user is unchanged"
+    );
+}
+
+/// Changing a user's role keeps its sessions (which see the new role at once); changing its
+/// password ends every session of that user and only of that user; each change moves
+/// `updated_at` and keeps what it does not name. An unknown user is `NotFound`.
+pub async fn a_password_change_ends_the_users_sessions_but_a_role_change_does_not(
+    store: Arc<dyn StatusStore>,
+) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    let bohdan = add_user(s, "bohdan", Role::Viewer, PHC_BOHDAN, at(0)).await;
+    log_in(s, &session_of(&olena, "oms_laptop", at(10), at(86_400))).await;
+    log_in(s, &session_of(&olena, "oms_phone", at(11), at(86_400))).await;
+    log_in(s, &session_of(&bohdan, "oms_bohdan", at(12), at(86_400))).await;
+
+    must(
+        s.update_user(olena.id, None, Some(Role::Viewer), at_ms(20_002))
+            .await,
+        "make olena a viewer",
+    );
+    let demoted = user_named(s, "olena").await;
+    assert_eq!(
+        demoted,
+        User {
+            role: Role::Viewer,
+            updated_at: at_ms(20_002),
+            ..olena.clone()
+        },
+        "a role change sets the role and updated_at, and keeps the password hash"
+    );
+    match session_at(s, "oms_laptop", at(30)).await {
+        Some((_, user)) => assert_eq!(
+            user, demoted,
+            "a role change keeps the sessions, and they see the new role"
+        ),
+        None => panic!("a role change must not end the user's sessions"),
+    }
+    assert!(session_at(s, "oms_phone", at(30)).await.is_some());
+
+    must(
+        s.update_user(olena.id, Some(PHC_CHANGED), None, at(40))
+            .await,
+        "change olena's password",
+    );
+    assert_eq!(
+        user_named(s, "olena").await,
+        User {
+            password_hash: PHC_CHANGED.into(),
+            updated_at: at(40),
+            ..demoted
+        },
+        "a password change sets the hash and updated_at, and keeps the role"
+    );
+    for token in ["oms_laptop", "oms_phone"] {
+        assert_eq!(
+            session_at(s, token, at(41)).await,
+            None,
+            "a password change ends every session of the user ({token})"
+        );
+    }
+    assert!(
+        session_at(s, "oms_bohdan", at(41)).await.is_some(),
+        "other users stay logged in"
+    );
+    log_in(
+        s,
+        &session_of(&olena, "oms_laptop_again", at(50), at(86_400)),
+    )
+    .await;
+    assert!(
+        session_at(s, "oms_laptop_again", at(51)).await.is_some(),
+        "logging in with the new password works"
+    );
+
+    match s
+        .update_user(
+            UserId(bohdan.id.0.max(olena.id.0) + 1000),
+            None,
+            Some(Role::Admin),
+            at(60),
+        )
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("updating an unknown user must be NotFound, got {other:?}"),
+    }
+}
+
+/// Deleting a user returns `true`, then `false`; the user and all its sessions are gone, the
+/// other user keeps everything, and a new user may take the name without inheriting anything.
+pub async fn deleting_a_user_removes_it_and_its_sessions(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    let bohdan = add_user(s, "bohdan", Role::Viewer, PHC_BOHDAN, at(0)).await;
+    log_in(s, &session_of(&olena, "oms_olena_1", at(1), at(86_400))).await;
+    log_in(s, &session_of(&olena, "oms_olena_2", at(2), at(86_400))).await;
+    let kept = session_of(&bohdan, "oms_bohdan", at(3), at(86_400));
+    log_in(s, &kept).await;
+
+    assert!(
+        must(s.delete_user(olena.id).await, "delete olena"),
+        "deleting an existing user returns true"
+    );
+    assert!(
+        !must(s.delete_user(olena.id).await, "delete olena again"),
+        "deleting it again returns false"
+    );
+    assert_eq!(must(s.find_user("olena").await, "find olena"), None);
+    assert_eq!(
+        must(s.list_users().await, "list users"),
+        vec![bohdan.clone()],
+        "only the deleted user is gone"
+    );
+    for token in ["oms_olena_1", "oms_olena_2"] {
+        assert_eq!(
+            session_at(s, token, at(10)).await,
+            None,
+            "the deleted user's sessions are gone ({token})"
+        );
+    }
+    assert_eq!(
+        session_at(s, "oms_bohdan", at(10)).await,
+        Some((kept, bohdan)),
+        "the other user's session stays"
+    );
+    match s
+        .create_session(&session_of(&olena, "oms_olena_3", at(11), at(86_400)))
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("a session for a deleted user must be NotFound, got {other:?}"),
+    }
+
+    let again = add_user(s, "olena", Role::Viewer, PHC_CHANGED, at(20)).await;
+    assert_ne!(again.id, olena.id, "a new user gets a new id");
+    assert_eq!(
+        session_at(s, "oms_olena_1", at(21)).await,
+        None,
+        "a new user with the old name inherits no session"
+    );
+}
+
+/// A session is found, with its user, from its creation until just before it expires; at its
+/// expiry time and later it is not, and neither is a token never stored.
+pub async fn sessions_are_found_only_before_they_expire(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    let session = session_of(&olena, "oms_laptop", at_ms(1_001), at_ms(3_600_001));
+    log_in(s, &session).await;
+
+    for (now, step) in [
+        (at_ms(1_001), "at login"),
+        (at(60), "a minute later"),
+        (at_ms(3_600_000), "1 ms before it expires"),
+    ] {
+        assert_eq!(
+            session_at(s, "oms_laptop", now).await,
+            Some((session.clone(), olena.clone())),
+            "the session is found with its user {step}, every field as stored"
+        );
+    }
+    for (now, step) in [
+        (at_ms(3_600_001), "at its expiry time"),
+        (at(86_400), "a day later"),
+    ] {
+        assert_eq!(
+            session_at(s, "oms_laptop", now).await,
+            None,
+            "an expired session is not found {step}"
+        );
+    }
+    assert_eq!(
+        session_at(s, "oms_never_stored", at(60)).await,
+        None,
+        "an unknown token finds nothing"
+    );
+}
+
+/// A session for a user that does not exist is `NotFound` and is not stored.
+pub async fn a_session_needs_its_user(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    let ghost = User {
+        id: UserId(olena.id.0 + 1000),
+        name: "ghost".into(),
+        ..olena
+    };
+    match s
+        .create_session(&session_of(&ghost, "oms_ghost", at(1), at(3600)))
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("a session for a missing user must be NotFound, got {other:?}"),
+    }
+    assert_eq!(
+        session_at(s, "oms_ghost", at(2)).await,
+        None,
+        "the refused session was not stored"
+    );
+}
+
+/// Logging out ends the session: `delete_session` returns `true`, then `false`; the session is
+/// no longer found, the user's other session stays, and an unknown token returns `false`.
+pub async fn ending_a_session_returns_true_then_false(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    log_in(s, &session_of(&olena, "oms_laptop", at(1), at(3600))).await;
+    let phone = session_of(&olena, "oms_phone", at(2), at(3600));
+    log_in(s, &phone).await;
+
+    let laptop = KeyHash::of("oms_laptop");
+    assert!(
+        must(s.delete_session(&laptop).await, "log out"),
+        "ending an existing session returns true"
+    );
+    assert!(
+        !must(s.delete_session(&laptop).await, "log out again"),
+        "ending it again returns false"
+    );
+    assert_eq!(session_at(s, "oms_laptop", at(3)).await, None);
+    assert_eq!(
+        session_at(s, "oms_phone", at(3)).await,
+        Some((phone, olena)),
+        "the user's other session stays"
+    );
+    assert!(
+        !must(
+            s.delete_session(&KeyHash::of("oms_unknown")).await,
+            "end an unknown session"
+        ),
+        "an unknown token returns false"
+    );
+}
+
+/// `prune_sessions` deletes exactly the sessions that have expired by `now` (the ones
+/// `find_session` no longer returns), of every user, and counts them; the others stay.
+pub async fn prune_sessions_counts_and_removes_only_expired_ones(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    let bohdan = add_user(s, "bohdan", Role::Viewer, PHC_BOHDAN, at(0)).await;
+    log_in(s, &session_of(&olena, "oms_10", at(0), at(10))).await;
+    log_in(s, &session_of(&bohdan, "oms_20", at(0), at(20))).await;
+    log_in(s, &session_of(&olena, "oms_30", at(0), at(30))).await;
+    log_in(s, &session_of(&bohdan, "oms_40", at(0), at(40))).await;
+
+    assert_eq!(
+        must(s.prune_sessions(at(5)).await, "prune before any expired"),
+        0,
+        "nothing has expired yet"
+    );
+    assert_eq!(
+        must(s.prune_sessions(at(20)).await, "prune at 20 s"),
+        2,
+        "the sessions expiring at 10 s and at 20 s are over at 20 s"
+    );
+    assert_eq!(
+        must(s.prune_sessions(at(20)).await, "prune again"),
+        0,
+        "pruning again finds nothing more"
+    );
+    for token in ["oms_10", "oms_20"] {
+        assert_eq!(
+            session_at(s, token, at(5)).await,
+            None,
+            "a pruned session is deleted, not only expired ({token})"
+        );
+    }
+    for token in ["oms_30", "oms_40"] {
+        assert!(
+            session_at(s, token, at(25)).await.is_some(),
+            "a session not yet expired stays ({token})"
+        );
+    }
+    assert_eq!(
+        must(s.prune_sessions(at(1000)).await, "prune long after"),
+        2
+    );
+}
+
+/// The password hash comes back byte for byte from every read (`find_user`, `list_users`,
+/// the user of `find_session`) and after a password change.
+pub async fn password_hashes_round_trip_exactly(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let long = format!(
+        "$argon2id$v=19$m=19456,t=2,p=1${}${}",
+        "QUJD".repeat(40),
+        "eHl6+/".repeat(60)
+    );
+    let hashes = [PHC_OLENA, PHC_BOHDAN, long.as_str()];
+    for (i, hash) in hashes.iter().enumerate() {
+        let name = format!("user{i}");
+        let user = add_user(s, &name, Role::Viewer, hash, at(i as i64)).await;
+        assert_eq!(
+            user.password_hash, *hash,
+            "create returns the hash as given"
+        );
+        assert_eq!(
+            user_named(s, &name).await.password_hash,
+            *hash,
+            "find_user returns the hash byte for byte"
+        );
+        let token = format!("oms_{name}");
+        log_in(s, &session_of(&user, &token, at(100), at(200))).await;
+        match session_at(s, &token, at(150)).await {
+            Some((_, u)) => assert_eq!(u.password_hash, *hash, "find_session's user too"),
+            None => panic!("the session of {name} should be found"),
+        }
+    }
+    let listed: Vec<String> = must(s.list_users().await, "list users")
+        .into_iter()
+        .map(|u| u.password_hash)
+        .collect();
+    assert_eq!(listed, hashes, "list_users returns every hash exactly");
+
+    let user0 = user_named(s, "user0").await;
+    must(
+        s.update_user(user0.id, Some(PHC_CHANGED), None, at(300))
+            .await,
+        "change user0's password",
+    );
+    assert_eq!(user_named(s, "user0").await.password_hash, PHC_CHANGED);
+}
+
+/// Both roles come back as stored from every read, and a role change in either direction
+/// sticks.
+pub async fn roles_round_trip(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    let admin = add_user(s, "admin", Role::Admin, PHC_OLENA, at(0)).await;
+    let viewer = add_user(s, "viewer", Role::Viewer, PHC_BOHDAN, at(0)).await;
+    assert_eq!((admin.role, viewer.role), (Role::Admin, Role::Viewer));
+    assert_eq!(user_named(s, "admin").await.role, Role::Admin);
+    assert_eq!(user_named(s, "viewer").await.role, Role::Viewer);
+    let roles: Vec<(String, Role)> = must(s.list_users().await, "list users")
+        .into_iter()
+        .map(|u| (u.name, u.role))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("admin".to_string(), Role::Admin),
+            ("viewer".to_string(), Role::Viewer)
+        ]
+    );
+    log_in(s, &session_of(&viewer, "oms_viewer", at(1), at(3600))).await;
+    assert_eq!(
+        session_at(s, "oms_viewer", at(2))
+            .await
+            .map(|(_, u)| u.role),
+        Some(Role::Viewer),
+        "find_session's user has its role"
+    );
+
+    must(
+        s.update_user(admin.id, None, Some(Role::Viewer), at(10))
+            .await,
+        "demote admin",
+    );
+    must(
+        s.update_user(viewer.id, None, Some(Role::Admin), at(10))
+            .await,
+        "promote viewer",
+    );
+    assert_eq!(user_named(s, "admin").await.role, Role::Viewer);
+    assert_eq!(user_named(s, "viewer").await.role, Role::Admin);
+    assert_eq!(
+        session_at(s, "oms_viewer", at(11))
+            .await
+            .map(|(_, u)| u.role),
+        Some(Role::Admin),
+        "the promoted user's session sees the new role"
+    );
+}
+
+/// Users and sessions are not location settings: creating, changing and deleting them, logging
+/// in and out and pruning sessions all leave `locations_version` alone.
+pub async fn users_and_sessions_leave_locations_version_alone(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    add(s, "Home").await;
+    let v = version(s).await;
+    let kept = |step: &'static str| async move {
+        assert_eq!(
+            version(s).await,
+            v,
+            "{step} must not change locations_version (users are not location settings)"
+        );
+    };
+    let olena = add_user(s, "olena", Role::Admin, PHC_OLENA, at(0)).await;
+    kept("creating a user").await;
+    log_in(s, &session_of(&olena, "oms_1", at(1), at(10))).await;
+    log_in(s, &session_of(&olena, "oms_2", at(1), at(100))).await;
+    kept("logging in").await;
+    must(
+        s.update_user(olena.id, Some(PHC_CHANGED), Some(Role::Viewer), at(2))
+            .await,
+        "update olena",
+    );
+    kept("updating a user").await;
+    log_in(s, &session_of(&olena, "oms_3", at(3), at(10))).await;
+    must(s.delete_session(&KeyHash::of("oms_3")).await, "log out");
+    kept("logging out").await;
+    log_in(s, &session_of(&olena, "oms_4", at(4), at(10))).await;
+    must(s.prune_sessions(at(50)).await, "prune sessions");
+    kept("pruning sessions").await;
+    must(s.delete_user(olena.id).await, "delete olena");
+    kept("deleting a user").await;
 }
 
 // ---------------------------------------------------------------------------------------------
