@@ -272,8 +272,13 @@ pub struct AdminConfig {
     /// How long a login lasts.
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
-    /// Mark cookies `Secure` (set when served over HTTPS).
+    /// Mark cookies `Secure` (set when served over HTTPS). They are `Secure` anyway when
+    /// `server.public_url` starts with `https://`.
     pub secure_cookies: bool,
+    /// A file whose first line is the password of a first user `admin` (role admin), made at
+    /// start only while there is no user at all. Without it (and without `outage-monitor user
+    /// add`) the panel only shows how to make the first user: there is no default password.
+    pub initial_password_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AdminConfig {
@@ -282,6 +287,7 @@ impl Default for AdminConfig {
             enabled: true,
             session_ttl: Duration::from_secs(7 * 86_400),
             secure_cookies: false,
+            initial_password_file: None,
         }
     }
 }
@@ -698,6 +704,8 @@ update = "0 0 * * * *"
 enabled = true
 session_ttl = "7days"
 secure_cookies = false
+# First admin (user `admin`) when there is no user yet; the file's first line is the password.
+# initial_password_file = "/run/credentials/outage-monitor/admin-password"
 
 [retention]
 heartbeats = "30days"

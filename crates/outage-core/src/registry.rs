@@ -28,6 +28,9 @@ pub enum PluginKind {
     Notifier,
     /// A [`DiagramRenderer`].
     Renderer,
+    /// A web panel mounted by `serve` (the admin panel). Its routes are built by the binary,
+    /// which alone may name plugin crates; the factory only checks its configuration.
+    Panel,
 }
 
 impl PluginKind {
@@ -38,6 +41,7 @@ impl PluginKind {
             PluginKind::Store => "store",
             PluginKind::Notifier => "notifier",
             PluginKind::Renderer => "renderer",
+            PluginKind::Panel => "panel",
         }
     }
 }
@@ -95,6 +99,9 @@ pub enum Factory {
     Renderer(fn(&PluginContext<'_>) -> Result<Arc<dyn DiagramRenderer>, PluginError>),
     /// Builds a heartbeat source.
     Source(fn(&PluginContext<'_>) -> Result<Box<dyn HeartbeatSource>, PluginError>),
+    /// Checks a web panel's configuration (the panel's routes need an HTTP framework, which
+    /// this crate never depends on, so the binary builds them).
+    Panel(fn(&PluginContext<'_>) -> Result<(), PluginError>),
 }
 
 impl std::fmt::Debug for Factory {

@@ -6,12 +6,56 @@ use outage_render_plotters as _;
 use outage_source_http as _;
 use outage_store_postgres as _;
 use outage_store_sqlite as _;
+use outage_web_admin as _;
+
+use std::sync::Arc;
+
+use outage_core::config::Config;
+use outage_core::engine::Engine;
+use outage_core::notify::Notifier;
+use outage_core::render::DiagramRenderer;
+use outage_core::store::{StatusStore, StoreError};
+
+/// The admin panel for `serve`, or `None` when `[admin] enabled = false` or the store keeps no
+/// users. Makes the first admin from `[admin] initial_password_file` when there is no user.
+pub async fn admin_panel(
+    cfg: &Config,
+    store: Arc<dyn StatusStore>,
+    engine: Engine,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    renderer: Arc<dyn DiagramRenderer>,
+) -> anyhow::Result<Option<outage_web_admin::Panel>> {
+    if !cfg.admin.enabled {
+        return Ok(None);
+    }
+    outage_web_admin::check_config(&cfg.admin).map_err(|e| anyhow::anyhow!("[admin] {e}"))?;
+    match store.list_users().await {
+        Err(StoreError::Unsupported(what)) => {
+            tracing::warn!("admin panel off: {what} is not supported by this store yet");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    let panel = outage_web_admin::Panel::new(
+        store,
+        engine,
+        notifiers,
+        renderer,
+        outage_web_admin::PanelSettings::from_config(cfg),
+    );
+    panel
+        .ensure_first_user(cfg.admin.initial_password_file.as_deref())
+        .await?;
+    Ok(Some(panel))
+}
 
 /// Names of the plugins this binary must offer, checked by a test.
 #[cfg(test)]
 pub const EXPECTED: &[(&str, &str)] = &[
     ("notifier", "console"),
     ("notifier", "telegram"),
+    ("panel", "admin"),
     ("renderer", "plotters"),
     ("source", "http"),
     ("store", "postgres"),

@@ -69,6 +69,7 @@ impl Monitor {
         let metrics = Arc::new(Metrics::default());
         let names: Vec<String> = notifiers.iter().map(|n| n.name().to_string()).collect();
         let diagram_notifiers = notifiers.clone();
+        let panel_notifiers = notifiers.clone();
         let (engine, tasks) = Engine::start(
             store.clone(),
             notifiers,
@@ -78,13 +79,26 @@ impl Monitor {
         )
         .await
         .context("cannot start the engine")?;
+        let panel = crate::plugins::admin_panel(
+            cfg,
+            store.clone(),
+            engine.clone(),
+            panel_notifiers,
+            renderer.clone(),
+        )
+        .await
+        .context("admin panel")?;
         let read_api = ReadApi::new(store.clone(), renderer.clone())
             .timezone(cfg.monitor.timezone)
             .language(cfg.monitor.language)
             .clock(clock.clone())
             .engine(engine.clone())
             .timeout(cfg.server.request_timeout);
-        let source = source.with_router(read_api.router());
+        let mut source = source.with_router(read_api.router());
+        if let Some(panel) = &panel {
+            source = source.with_router(panel.router());
+            tracing::info!("admin panel at /admin/");
+        }
         let shutdown = CancellationToken::new();
         let ctx = SourceContext {
             sink: Arc::new(engine.clone()),

@@ -1,0 +1,151 @@
+//! What the pages show, computed from the store and the live engine: badge states, times in
+//! the monitor's zone, durations, today's hours without power.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use outage_core::availability::{Period, Timeline, local_date, local_midnight};
+use outage_core::store::{LocationRecord, StoreError};
+use outage_core::{Cause, LocationId, PowerEvent, Status};
+
+use crate::i18n::T;
+use crate::pages::{EventRow, Row};
+use crate::panel::Inner;
+
+/// A time in the monitor's zone, to the minute.
+pub fn local(tz: Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A duration as `45 s`, `12 min` or `3 h 05 min`.
+pub fn duration(d: TimeDelta) -> String {
+    let s = d.num_seconds().max(0);
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The location or `NotFound`.
+pub async fn record(inner: &Inner, id: LocationId) -> Result<LocationRecord, StoreError> {
+    inner
+        .store
+        .get_location(id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("location {id}"),
+        })
+}
+
+/// The badge state: the engine's live status when it knows the location, else the stored one;
+/// an outage known to be only the network shows as `network`.
+fn state(
+    inner: &Inner,
+    rec: &LocationRecord,
+    now: DateTime<Utc>,
+) -> (&'static str, Option<DateTime<Utc>>) {
+    let (status, seen) = inner
+        .engine
+        .status_of(rec.location.id)
+        .map(|(s, seen)| (s, seen.or(rec.runtime.last_seen)))
+        .unwrap_or_else(|| (rec.shown_status(now), rec.runtime.last_seen));
+    let status = if rec.location.paused_until.is_some_and(|u| u > now) {
+        Status::Paused
+    } else {
+        status
+    };
+    let network = rec
+        .runtime
+        .open_event
+        .as_ref()
+        .is_some_and(|e| e.cause == Cause::Network);
+    let s = match status {
+        Status::Down if network => "network",
+        s => s.as_str(),
+    };
+    (s, seen)
+}
+
+/// One row of the list (also the head of the detail page).
+pub async fn row(
+    inner: &Inner,
+    t: &'static T,
+    rec: &LocationRecord,
+    now: DateTime<Utc>,
+) -> Result<Row, StoreError> {
+    let tz = inner.settings.timezone;
+    let (state, seen) = state(inner, rec, now);
+    let today = local_date(tz, now);
+    let start = local_midnight(tz, today);
+    let intervals = inner
+        .store
+        .list_intervals(rec.location.id, start, now.max(start))
+        .await?;
+    let off = Timeline::new(&intervals, now)
+        .availability(&Period::day(tz, today))
+        .minutes_without_power();
+    let outage_for = match (state, &rec.runtime.open_event) {
+        ("down" | "network", Some(e)) => e.duration(now).map(duration).unwrap_or_default(),
+        _ => String::new(),
+    };
+    Ok(Row {
+        id: rec.location.id.0,
+        name: rec.location.name.clone(),
+        state,
+        label: t.status_label(state),
+        last_seen: seen.map(|s| local(tz, s)).unwrap_or_else(|| t.never.into()),
+        outage_for,
+        today_off: duration(TimeDelta::minutes(off)),
+        enabled: rec.location.enabled,
+    })
+}
+
+/// Every location's row, by name.
+pub async fn rows(inner: &Inner, t: &'static T) -> Result<Vec<Row>, StoreError> {
+    let now = inner.clock.now();
+    let mut recs = inner.store.list_locations().await?;
+    recs.sort_by(|a, b| a.location.name.cmp(&b.location.name));
+    let mut out = Vec::with_capacity(recs.len());
+    for rec in &recs {
+        out.push(row(inner, t, rec, now).await?);
+    }
+    Ok(out)
+}
+
+/// `GET /admin/api/status`: `[{"id", "status", "label", "last_seen"}]` for the polling script.
+pub async fn status_json(inner: &Inner, t: &'static T) -> Result<String, StoreError> {
+    let now = inner.clock.now();
+    let tz = inner.settings.timezone;
+    let recs = inner.store.list_locations().await?;
+    let items: Vec<_> = recs
+        .iter()
+        .map(|rec| {
+            let (s, seen) = state(inner, rec, now);
+            serde_json::json!({
+                "id": rec.location.id.0,
+                "status": s,
+                "label": t.status_label(s),
+                "last_seen": seen.map(|x| local(tz, x)).unwrap_or_else(|| t.never.into()),
+            })
+        })
+        .collect();
+    Ok(serde_json::Value::Array(items).to_string())
+}
+
+/// One outage of the detail table.
+pub fn event_row(t: &'static T, tz: Tz, e: &PowerEvent, now: DateTime<Utc>) -> EventRow {
+    EventRow {
+        start: e
+            .started_at
+            .map(|s| local(tz, s))
+            .unwrap_or_else(|| "?".into()),
+        end: e
+            .ended_at
+            .map(|s| local(tz, s))
+            .unwrap_or_else(|| t.ongoing.into()),
+        duration: e.duration(now).map(duration).unwrap_or_else(|| "?".into()),
+        cause: e.cause.as_str().into(),
+    }
+}
