@@ -1,21 +1,310 @@
-//! Admin panel stories in a real headless Chromium, against the real binary.
+//! Admin panel stories in a real headless Chromium, against the real binary on SQLite.
+//!
+//! Each story starts its own `serve` (first admin from `[admin] initial_password_file`) and its
+//! own Chromium. With `OUTAGE_SCREENSHOTS=<dir>` they also save the screenshots the book uses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
 mod common;
 
-use browser::{Browser, DESKTOP};
-use common::Sandbox;
+use std::time::Duration;
+
+use browser::{Browser, DESKTOP, PHONE};
+use common::{Sandbox, Server};
+use serde_json::json;
+
+const ADMIN_PASSWORD: &str = "correct horse battery";
+const LIVE: Duration = Duration::from_secs(15);
+
+/// A monitor whose first admin `admin` comes from a password file.
+fn monitor(sb: &Sandbox, extra: &[(&str, &str)]) -> Server {
+    let file = sb.path("admin-password");
+    std::fs::write(&file, format!("{ADMIN_PASSWORD}\n")).unwrap();
+    let file = file.display().to_string();
+    let mut env = vec![("OUTAGE_ADMIN__INITIAL_PASSWORD_FILE", file.as_str())];
+    env.extend_from_slice(extra);
+    sb.serve(&env)
+}
+
+async fn log_in(b: &Browser, server: &Server, name: &str, password: &str) {
+    b.goto(&format!("{}/admin/", server.base)).await;
+    assert_eq!(b.path().await, "/admin/login", "no session goes to login");
+    b.fill("username", name).await;
+    b.fill("password", password).await;
+    b.click("#login-submit").await;
+    b.wait_for(
+        "the locations list",
+        "document.querySelector('#new-location, #locations, #empty-list')",
+        LIVE,
+    )
+    .await;
+}
+
+/// Creates a location through the form; returns its id and the key shown once.
+async fn create_location(b: &Browser, server: &Server, name: &str) -> (i64, String) {
+    b.goto(&format!("{}/admin/", server.base)).await;
+    b.click("#new-location").await;
+    b.fill("name", name).await;
+    b.fill("timeout", "3s").await;
+    b.click("#save").await;
+    let key = b.text("#api-key").await;
+    assert!(key.len() >= 20, "a key is shown once after create: {key:?}");
+    let flash = b.text("#flash").await;
+    assert!(flash.contains("created"), "{flash}");
+    let path = b.path().await;
+    let id = b
+        .eval("document.querySelector('#rotate-form').getAttribute('action').split('/')[3]")
+        .await;
+    let id: i64 = id
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id on the device page at {path}: {id}"));
+    (id, key)
+}
+
+fn beat(server: &Server, key: &str, seq: u64) {
+    let status = server.beat(
+        key,
+        &json!({"boot_id": "browser-boot", "uptime_s": 100 + seq, "seq": seq}),
+    );
+    assert_eq!(status, 200, "heartbeat accepted");
+}
 
 #[tokio::test]
-async fn the_browser_reaches_the_running_monitor() {
-    let Some(b) = Browser::start("the_browser_reaches_the_running_monitor", DESKTOP).await else {
+async fn log_in_then_a_wrong_password_is_refused_and_repeated_failures_are_throttled() {
+    let Some(b) = Browser::start("login_and_throttle", DESKTOP).await else {
         return;
     };
     let sb = Sandbox::new();
-    let server = sb.serve(&[]);
-    b.goto(&format!("{}/healthz", server.base)).await;
-    let body = b.text("body").await;
-    assert!(body.contains("ok"), "{body}");
+    let server = monitor(&sb, &[]);
+
+    b.goto(&format!("{}/admin/", server.base)).await;
+    assert_eq!(b.path().await, "/admin/login");
+    b.screenshot("login-desktop").await;
+    b.fill("username", "admin").await;
+    b.fill("password", "not the password").await;
+    b.click("#login-submit").await;
+    let err = b.text("#login-error").await;
+    assert!(err.contains("Wrong user name or password"), "{err}");
+    assert_eq!(b.path().await, "/admin/login");
+
+    for _ in 0..5 {
+        b.fill("username", "admin").await;
+        b.fill("password", "still wrong").await;
+        b.click("#login-submit").await;
+    }
+    let err = b.text("#login-error").await;
+    assert!(err.contains("Too many failed logins"), "{err}");
+    // Throttled means even the right password must wait now.
+    b.fill("username", "admin").await;
+    b.fill("password", ADMIN_PASSWORD).await;
+    b.click("#login-submit").await;
+    let err = b.text("#login-error").await;
+    assert!(err.contains("Too many failed logins"), "{err}");
+    assert_eq!(b.path().await, "/admin/login");
+    b.close().await;
+
+    // The right password on a monitor that has seen no failures logs in; logout ends it.
+    let sb2 = Sandbox::new();
+    let server2 = monitor(&sb2, &[]);
+    let Some(b2) = Browser::start("login_ok", DESKTOP).await else {
+        return;
+    };
+    log_in(&b2, &server2, "admin", ADMIN_PASSWORD).await;
+    assert!(b2.has("#new-location").await, "an admin may create");
+    let who = b2.text("#current-user").await;
+    assert!(who.contains("admin"), "{who}");
+    b2.click("#logout").await;
+    b2.wait_for(
+        "the login page",
+        "location.pathname === '/admin/login'",
+        LIVE,
+    )
+    .await;
+    b2.goto(&format!("{}/admin/", server2.base)).await;
+    assert_eq!(b2.path().await, "/admin/login", "logout ended the session");
+    b2.close().await;
+}
+
+#[tokio::test]
+async fn a_created_location_turns_up_with_its_first_heartbeat_and_down_when_they_stop() {
+    let Some(b) = Browser::start("live_badge", DESKTOP).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[("OUTAGE_MONITOR__STARTUP_GRACE", "0s")]);
+    log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
+    let (id, key) = create_location(&b, &server, "Дача").await;
+    b.screenshot("device-desktop").await;
+    let curl = b.text("#settings-curl").await;
+    assert!(
+        curl.contains(&server.base),
+        "device settings use the server's URL: {curl}"
+    );
+
+    b.goto(&format!("{}/admin/", server.base)).await;
+    let badge = format!("#badge-{id}");
+    let status = format!("document.querySelector('{badge}').dataset.status");
+    assert_ne!(b.eval(&status).await, json!("up"));
+
+    // The page is not reloaded: the badge changes by itself.
+    beat(&server, &key, 1);
+    b.wait_for("the badge to turn up", &format!("{status} === 'up'"), LIVE)
+        .await;
+    let label = b.text(&badge).await;
+    assert!(!label.is_empty());
+    b.screenshot("list-desktop").await;
+
+    // No more beats: after the 3 s timeout the badge turns down, still without a reload.
+    b.wait_for(
+        "the badge to turn down",
+        &format!("{status} === 'down'"),
+        LIVE,
+    )
+    .await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn edit_pause_resume_and_delete_after_confirmation() {
+    let Some(b) = Browser::start("edit_pause_delete", DESKTOP).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[]);
+    log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
+    let (id, key) = create_location(&b, &server, "Office").await;
+    beat(&server, &key, 1);
+
+    // Edit.
+    b.goto(&format!("{}/admin/locations/{id}", server.base))
+        .await;
+    b.click("#edit-link").await;
+    b.fill("name", "Office, 3rd floor").await;
+    b.fill("timeout", "2m").await;
+    b.click("#save").await;
+    assert_eq!(b.text("#location-name").await, "Office, 3rd floor");
+    assert!(b.text("#flash").await.contains("Saved"));
+    assert!(b.text("#timeout-value").await.contains("2m"));
+    let listed = sb.json(&["location", "list", "--json"]);
+    assert_eq!(
+        listed[0]["name"], "Office, 3rd floor",
+        "written to the store: {listed}"
+    );
+    b.screenshot("detail-desktop").await;
+
+    // Pause (the form's default "until" is in the future) and resume.
+    b.click("#pause").await;
+    assert!(b.text("#flash").await.contains("paused"));
+    assert!(b.has("#paused-until").await);
+    let badge = format!("document.querySelector('#badge-{id}').dataset.status");
+    assert_eq!(b.eval(&badge).await, json!("paused"));
+    b.click("#resume").await;
+    assert!(b.text("#flash").await.contains("resumed"));
+    assert!(!b.has("#paused-until").await);
+
+    // Delete asks first; cancelling keeps it.
+    b.click("#delete-link").await;
+    assert!(b.has("#confirm-delete").await);
+    b.goto(&format!("{}/admin/", server.base)).await;
+    assert!(
+        b.has(&format!("#location-{id}")).await,
+        "not deleted without confirming"
+    );
+    b.goto(&format!("{}/admin/locations/{id}/delete", server.base))
+        .await;
+    b.click("#confirm").await;
+    assert!(b.text("#flash").await.contains("deleted"));
+    assert!(!b.has(&format!("#location-{id}")).await);
+    assert_eq!(sb.json(&["location", "list", "--json"]), json!([]));
+    assert_eq!(server.beat(&key, &json!({})), 401, "its key is gone too");
+    b.close().await;
+}
+
+/// Posts a form from the page's own origin (with the page's session cookie) and returns the
+/// status; with `with_csrf` it copies the page's CSRF token into the form.
+async fn forged_post(b: &Browser, path: &str, with_csrf: bool) -> u16 {
+    let js = format!(
+        "(async () => {{ const body = new URLSearchParams(); \
+         const t = document.querySelector('input[name=csrf_token]'); \
+         if ({with_csrf} && t) body.set('csrf_token', t.value); \
+         body.set('name', 'forged'); body.set('timeout', '1m'); \
+         const r = await fetch('{path}', {{method: 'POST', body, redirect: 'manual', \
+         credentials: 'same-origin'}}); return r.status; }})()"
+    );
+    let v = b.eval(&js).await;
+    v.as_u64().unwrap_or_else(|| panic!("status: {v}")) as u16
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_is_refused_and_hostile_names_are_text() {
+    let Some(b) = Browser::start("csrf_xss", DESKTOP).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[]);
+    log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
+
+    let status = forged_post(&b, "/admin/locations", false).await;
+    assert_eq!(status, 403, "no CSRF token, no write");
+    assert_eq!(sb.json(&["location", "list", "--json"]), json!([]));
+
+    let hostile = "<script>alert(1)</script> Київ";
+    let (id, _) = create_location(&b, &server, hostile).await;
+    b.goto(&format!("{}/admin/", server.base)).await;
+    let shown = b.text(&format!("#location-{id} a")).await;
+    assert_eq!(shown, hostile, "the name shows as text");
+    let scripts = b
+        .eval("Array.from(document.scripts).filter(s => !s.src).length")
+        .await;
+    assert_eq!(scripts, json!(0), "no inline script made it into the page");
+    b.goto(&format!("{}/admin/locations/{id}", server.base))
+        .await;
+    assert_eq!(b.text("#location-name").await, hostile);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_phone_layout_at_360_px_has_no_horizontal_scroll() {
+    let Some(b) = Browser::start("phone", PHONE).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[]);
+    b.goto(&format!("{}/admin/login", server.base)).await;
+    b.screenshot("login-phone").await;
+    log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
+    let (id, key) = create_location(&b, &server, "Батьки, Житомирська обл.").await;
+    b.screenshot("device-phone").await;
+    beat(&server, &key, 1);
+    let no_scroll = "document.documentElement.scrollWidth <= document.documentElement.clientWidth";
+    for (page, shot) in [
+        (String::from("/admin/"), "list-phone"),
+        (format!("/admin/locations/{id}"), "detail-phone"),
+        (format!("/admin/locations/{id}/device"), ""),
+        (format!("/admin/locations/{id}/edit"), ""),
+        (String::from("/admin/notifiers"), ""),
+        (String::from("/admin/users"), ""),
+    ] {
+        b.goto(&format!("{}{page}", server.base)).await;
+        let width = b.eval("document.documentElement.clientWidth").await;
+        assert_eq!(
+            width,
+            json!(PHONE.0),
+            "{page}: the viewport is a 360 px phone"
+        );
+        let (sw, cw) = (
+            b.eval("document.documentElement.scrollWidth").await,
+            b.eval("document.documentElement.clientWidth").await,
+        );
+        assert_eq!(
+            b.eval(no_scroll).await,
+            json!(true),
+            "{page}: scrollWidth {sw} > {cw}"
+        );
+        if !shot.is_empty() {
+            b.screenshot(shot).await;
+        }
+    }
     b.close().await;
 }
