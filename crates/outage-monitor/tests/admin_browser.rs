@@ -31,7 +31,7 @@ async fn log_in(b: &Browser, server: &Server, name: &str, password: &str) {
     assert_eq!(b.path().await, "/admin/login", "no session goes to login");
     b.fill("username", name).await;
     b.fill("password", password).await;
-    b.click("#login-submit").await;
+    b.submit("#login-submit").await;
     b.wait_for(
         "the locations list",
         "document.querySelector('#new-location, #locations, #empty-list')",
@@ -43,10 +43,10 @@ async fn log_in(b: &Browser, server: &Server, name: &str, password: &str) {
 /// Creates a location through the form; returns its id and the key shown once.
 async fn create_location(b: &Browser, server: &Server, name: &str) -> (i64, String) {
     b.goto(&format!("{}/admin/", server.base)).await;
-    b.click("#new-location").await;
+    b.submit("#new-location").await;
     b.fill("name", name).await;
     b.fill("timeout", "3s").await;
-    b.click("#save").await;
+    b.submit("#save").await;
     let key = b.text("#api-key").await;
     assert!(key.len() >= 20, "a key is shown once after create: {key:?}");
     let flash = b.text("#flash").await;
@@ -83,7 +83,7 @@ async fn log_in_then_a_wrong_password_is_refused_and_repeated_failures_are_throt
     b.screenshot("login-desktop").await;
     b.fill("username", "admin").await;
     b.fill("password", "not the password").await;
-    b.click("#login-submit").await;
+    b.submit("#login-submit").await;
     let err = b.text("#login-error").await;
     assert!(err.contains("Wrong user name or password"), "{err}");
     assert_eq!(b.path().await, "/admin/login");
@@ -91,14 +91,14 @@ async fn log_in_then_a_wrong_password_is_refused_and_repeated_failures_are_throt
     for _ in 0..5 {
         b.fill("username", "admin").await;
         b.fill("password", "still wrong").await;
-        b.click("#login-submit").await;
+        b.submit("#login-submit").await;
     }
     let err = b.text("#login-error").await;
     assert!(err.contains("Too many failed logins"), "{err}");
     // Throttled means even the right password must wait now.
     b.fill("username", "admin").await;
     b.fill("password", ADMIN_PASSWORD).await;
-    b.click("#login-submit").await;
+    b.submit("#login-submit").await;
     let err = b.text("#login-error").await;
     assert!(err.contains("Too many failed logins"), "{err}");
     assert_eq!(b.path().await, "/admin/login");
@@ -114,7 +114,7 @@ async fn log_in_then_a_wrong_password_is_refused_and_repeated_failures_are_throt
     assert!(b2.has("#new-location").await, "an admin may create");
     let who = b2.text("#current-user").await;
     assert!(who.contains("admin"), "{who}");
-    b2.click("#logout").await;
+    b2.submit("#logout").await;
     b2.wait_for(
         "the login page",
         "location.pathname === '/admin/login'",
@@ -179,10 +179,10 @@ async fn edit_pause_resume_and_delete_after_confirmation() {
     // Edit.
     b.goto(&format!("{}/admin/locations/{id}", server.base))
         .await;
-    b.click("#edit-link").await;
+    b.submit("#edit-link").await;
     b.fill("name", "Office, 3rd floor").await;
     b.fill("timeout", "2m").await;
-    b.click("#save").await;
+    b.submit("#save").await;
     assert_eq!(b.text("#location-name").await, "Office, 3rd floor");
     assert!(b.text("#flash").await.contains("Saved"));
     assert!(b.text("#timeout-value").await.contains("2m"));
@@ -194,17 +194,17 @@ async fn edit_pause_resume_and_delete_after_confirmation() {
     b.screenshot("detail-desktop").await;
 
     // Pause (the form's default "until" is in the future) and resume.
-    b.click("#pause").await;
+    b.submit("#pause").await;
     assert!(b.text("#flash").await.contains("paused"));
     assert!(b.has("#paused-until").await);
     let badge = format!("document.querySelector('#badge-{id}').dataset.status");
     assert_eq!(b.eval(&badge).await, json!("paused"));
-    b.click("#resume").await;
+    b.submit("#resume").await;
     assert!(b.text("#flash").await.contains("resumed"));
     assert!(!b.has("#paused-until").await);
 
     // Delete asks first; cancelling keeps it.
-    b.click("#delete-link").await;
+    b.submit("#delete-link").await;
     assert!(b.has("#confirm-delete").await);
     b.goto(&format!("{}/admin/", server.base)).await;
     assert!(
@@ -213,7 +213,7 @@ async fn edit_pause_resume_and_delete_after_confirmation() {
     );
     b.goto(&format!("{}/admin/locations/{id}/delete", server.base))
         .await;
-    b.click("#confirm").await;
+    b.submit("#confirm").await;
     assert!(b.text("#flash").await.contains("deleted"));
     assert!(!b.has(&format!("#location-{id}")).await);
     assert_eq!(sb.json(&["location", "list", "--json"]), json!([]));

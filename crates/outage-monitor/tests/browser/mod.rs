@@ -166,6 +166,22 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
+    /// Clicks a link or submit button matching `css` and waits until the next page has loaded
+    /// (so nothing after it can touch an element of the old page).
+    pub async fn submit(&self, css: &str) {
+        self.client
+            .execute("window.__outage_old_page = true; return true;", vec![])
+            .await
+            .expect("mark the page");
+        self.click(css).await;
+        self.wait_for(
+            &format!("the page after clicking {css}"),
+            "!window.__outage_old_page && document.readyState === 'complete'",
+            Duration::from_secs(10),
+        )
+        .await;
+    }
+
     /// Whether an element matching `css` exists now.
     pub async fn has(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
