@@ -162,6 +162,14 @@ async fn a_created_location_turns_up_with_its_first_heartbeat_and_down_when_they
         LIVE,
     )
     .await;
+    let outage_cell =
+        format!("document.querySelector('#location-{id} [data-field=outage-for]').textContent");
+    b.wait_for(
+        "the outage duration to show",
+        &format!("{outage_cell} !== '—' && {outage_cell} !== ''"),
+        LIVE,
+    )
+    .await;
     b.close().await;
 }
 

@@ -1,6 +1,6 @@
 // Live badges for the admin panel (progressive enhancement: the pages work without it).
 // Every few seconds it asks /admin/api/status and updates each element that carries
-// data-location-id and data-status (the badge) and the row's last-seen cell.
+// data-location-id and data-status (the badge) and the row's last-seen and outage cells.
 (function () {
   "use strict";
   var PERIOD_MS = 3000;
@@ -17,6 +17,8 @@
       if (row) {
         var seen = row.querySelector('[data-field="last-seen"]');
         if (seen) { seen.textContent = it.last_seen; }
+        var off = row.querySelector('[data-field="outage-for"]');
+        if (off) { off.textContent = it.outage_for; }
       }
     });
   }

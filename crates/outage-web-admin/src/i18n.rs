@@ -25,6 +25,10 @@ pub struct T {
     pub outage_for: &'static str,
     pub today_without_power: &'static str,
     pub never: &'static str,
+    /// Column of the users table: when the user was made.
+    pub created: &'static str,
+    /// Shown for an empty value.
+    pub nothing: &'static str,
     pub new_location: &'static str,
     pub edit: &'static str,
     pub delete: &'static str,
@@ -107,6 +111,8 @@ const EN: T = T {
     outage_for: "Outage for",
     today_without_power: "Without power today",
     never: "never",
+    created: "Created",
+    nothing: "—",
     new_location: "New location",
     edit: "Edit",
     delete: "Delete",
@@ -189,6 +195,8 @@ const UK: T = T {
     outage_for: "Відключення триває",
     today_without_power: "Без світла сьогодні",
     never: "ніколи",
+    created: "Створено",
+    nothing: "—",
     new_location: "Нова локація",
     edit: "Змінити",
     delete: "Видалити",

@@ -549,7 +549,7 @@ async fn read(
             let body = render(DetailPage {
                 t,
                 timeout: humantime::format_duration(loc.timeout).to_string(),
-                chat_id: loc.chat_id.clone().unwrap_or_default(),
+                chat_id: loc.chat_id.clone().unwrap_or_else(|| t.nothing.into()),
                 paused_until: loc
                     .paused_until
                     .filter(|u| *u > now)

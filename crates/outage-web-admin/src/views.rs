@@ -87,9 +87,10 @@ pub async fn row(
         .availability(&Period::day(tz, today))
         .minutes_without_power();
     let outage_for = match (state, &rec.runtime.open_event) {
-        ("down" | "network", Some(e)) => e.duration(now).map(duration).unwrap_or_default(),
-        _ => String::new(),
-    };
+        ("down" | "network", Some(e)) => e.duration(now).map(duration),
+        _ => None,
+    }
+    .unwrap_or_else(|| t.nothing.into());
     Ok(Row {
         id: rec.location.id.0,
         name: rec.location.name.clone(),
@@ -114,7 +115,8 @@ pub async fn rows(inner: &Inner, t: &'static T) -> Result<Vec<Row>, StoreError> 
     Ok(out)
 }
 
-/// `GET /admin/api/status`: `[{"id", "status", "label", "last_seen"}]` for the polling script.
+/// `GET /admin/api/status`: `[{"id", "status", "label", "last_seen", "outage_for"}]` for the
+/// polling script.
 pub async fn status_json(inner: &Inner, t: &'static T) -> Result<String, StoreError> {
     let now = inner.clock.now();
     let tz = inner.settings.timezone;
@@ -123,11 +125,16 @@ pub async fn status_json(inner: &Inner, t: &'static T) -> Result<String, StoreEr
         .iter()
         .map(|rec| {
             let (s, seen) = state(inner, rec, now);
+            let outage_for = match (s, &rec.runtime.open_event) {
+                ("down" | "network", Some(e)) => e.duration(now).map(duration),
+                _ => None,
+            };
             serde_json::json!({
                 "id": rec.location.id.0,
                 "status": s,
                 "label": t.status_label(s),
                 "last_seen": seen.map(|x| local(tz, x)).unwrap_or_else(|| t.never.into()),
+                "outage_for": outage_for.unwrap_or_else(|| t.nothing.into()),
             })
         })
         .collect();
