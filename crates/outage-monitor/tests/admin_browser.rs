@@ -316,3 +316,134 @@ async fn the_phone_layout_at_360_px_has_no_horizontal_scroll() {
     }
     b.close().await;
 }
+
+/// Presses Tab until the element with `id` has the focus (at most `max` times).
+async fn tab_to(b: &Browser, id: &str, max: usize) {
+    let tab = char::from(fantoccini::key::Key::Tab).to_string();
+    for _ in 0..max {
+        if b.focused_id().await == id {
+            return;
+        }
+        b.keys(&tab).await;
+    }
+    assert_eq!(b.focused_id().await, id, "Tab never reached #{id}");
+}
+
+#[tokio::test]
+async fn the_keyboard_alone_logs_in_and_makes_a_location_with_visible_focus() {
+    let Some(b) = Browser::start("keyboard", DESKTOP).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[]);
+    let enter = char::from(fantoccini::key::Key::Enter).to_string();
+    b.goto(&format!("{}/admin/login", server.base)).await;
+    b.eval("document.body.focus(), true").await;
+    tab_to(&b, "username", 6).await;
+    // A focused field has a visible outline.
+    let outline = b
+        .eval("getComputedStyle(document.activeElement).outlineStyle")
+        .await;
+    assert_ne!(outline, json!("none"), "focus is visible");
+    b.keys("admin").await;
+    tab_to(&b, "password", 2).await;
+    b.keys(&format!("{ADMIN_PASSWORD}{enter}")).await;
+    b.wait_for(
+        "the locations list",
+        "location.pathname === '/admin/'",
+        LIVE,
+    )
+    .await;
+    tab_to(&b, "new-location", 15).await;
+    b.keys(&enter).await;
+    b.wait_for(
+        "the new-location form",
+        "!!document.getElementById('name')",
+        LIVE,
+    )
+    .await;
+    tab_to(&b, "name", 15).await;
+    b.keys("Keyboard house").await;
+    tab_to(&b, "save", 6).await;
+    b.keys(&enter).await;
+    b.wait_for("the key", "!!document.getElementById('api-key')", LIVE)
+        .await;
+    b.close().await;
+}
+
+/// WCAG 2 contrast of every visible text against the colour behind it, computed in the page
+/// (colours normalised through a canvas, so `oklch()` from Tailwind works too).
+const CONTRAST_JS: &str = r#"(() => {
+  const c = document.createElement('canvas'); c.width = c.height = 1;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  const rgba = (css) => { g.clearRect(0, 0, 1, 1); g.fillStyle = '#000'; g.fillStyle = css;
+    g.fillRect(0, 0, 1, 1); return Array.from(g.getImageData(0, 0, 1, 1).data); };
+  const lum = ([r, g2, b]) => { const f = (v) => { v /= 255;
+    return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g2) + 0.0722 * f(b); };
+  const bg = (el) => { for (let e = el; e; e = e.parentElement) {
+      const v = getComputedStyle(e).backgroundColor; const p = rgba(v);
+      if (v !== 'rgba(0, 0, 0, 0)' && v !== 'transparent' && p[3] > 0) return p; }
+    return [255, 255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.offsetParent === null && getComputedStyle(el).position !== 'fixed') continue;
+    const s = getComputedStyle(el);
+    if (s.visibility === 'hidden' || el.closest('.sr-only')) continue;
+    const l1 = lum(rgba(s.color)), l2 = lum(bg(el));
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+    const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    if (ratio < need) bad.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return bad;
+})()"#;
+
+#[tokio::test]
+async fn every_text_of_the_pages_has_wcag_aa_contrast() {
+    let Some(b) = Browser::start("contrast", DESKTOP).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[("OUTAGE_MONITOR__STARTUP_GRACE", "0s")]);
+    b.goto(&format!("{}/admin/login", server.base)).await;
+    b.fill("username", "admin").await;
+    b.fill("password", "wrong password").await;
+    b.submit("#login-submit").await;
+    let mut pages = vec![("login with error".to_string(), b.eval(CONTRAST_JS).await)];
+    log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
+    let (up, key) = create_location(&b, &server, "Up").await;
+    pages.push(("device".into(), b.eval(CONTRAST_JS).await));
+    beat(&server, &key, 1);
+    let (down, key2) = create_location(&b, &server, "Down").await;
+    beat(&server, &key2, 1);
+    let (_never, _) = create_location(&b, &server, "Never seen").await;
+    b.goto(&format!("{}/admin/locations/{down}", server.base))
+        .await;
+    b.submit("#pause").await;
+    b.goto(&format!("{}/admin/", server.base)).await;
+    b.wait_for(
+        "an up badge",
+        &format!("document.querySelector('#badge-{up}').dataset.status === 'up'"),
+        LIVE,
+    )
+    .await;
+    pages.push(("list".into(), b.eval(CONTRAST_JS).await));
+    for p in [
+        format!("/admin/locations/{up}"),
+        format!("/admin/locations/{up}/edit"),
+        format!("/admin/locations/{up}/delete"),
+        "/admin/notifiers".into(),
+        "/admin/users".into(),
+    ] {
+        b.goto(&format!("{}{p}", server.base)).await;
+        pages.push((p, b.eval(CONTRAST_JS).await));
+    }
+    let failures: Vec<_> = pages
+        .iter()
+        .filter(|(_, bad)| bad.as_array().is_none_or(|a| !a.is_empty()))
+        .collect();
+    assert!(failures.is_empty(), "low contrast: {failures:?}");
+    b.close().await;
+}

@@ -182,6 +182,27 @@ impl Browser {
         .await;
     }
 
+    /// Sends keys to whatever has the focus (`fantoccini::key::Key` values as chars for Tab,
+    /// Enter, …), as a keyboard-only user would.
+    pub async fn keys(&self, keys: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("a focused element")
+            .send_keys(keys)
+            .await
+            .expect("send keys");
+    }
+
+    /// The `id` of the focused element ("" when it has none).
+    pub async fn focused_id(&self) -> String {
+        self.eval("document.activeElement ? document.activeElement.id : ''")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Whether an element matching `css` exists now.
     pub async fn has(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
