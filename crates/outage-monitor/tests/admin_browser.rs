@@ -14,7 +14,7 @@ use common::{Sandbox, Server};
 use serde_json::json;
 
 const ADMIN_PASSWORD: &str = "correct horse battery";
-const LIVE: Duration = Duration::from_secs(15);
+const LIVE: Duration = Duration::from_secs(20);
 
 /// A monitor whose first admin `admin` comes from a password file.
 fn monitor(sb: &Sandbox, extra: &[(&str, &str)]) -> Server {
@@ -42,10 +42,20 @@ async fn log_in(b: &Browser, server: &Server, name: &str, password: &str) {
 
 /// Creates a location through the form; returns its id and the key shown once.
 async fn create_location(b: &Browser, server: &Server, name: &str) -> (i64, String) {
+    create_location_with(b, server, name, "3s").await
+}
+
+/// As [`create_location`] with a chosen timeout.
+async fn create_location_with(
+    b: &Browser,
+    server: &Server,
+    name: &str,
+    timeout: &str,
+) -> (i64, String) {
     b.goto(&format!("{}/admin/", server.base)).await;
     b.submit("#new-location").await;
     b.fill("name", name).await;
-    b.fill("timeout", "3s").await;
+    b.fill("timeout", timeout).await;
     b.submit("#save").await;
     let key = b.text("#api-key").await;
     assert!(key.len() >= 20, "a key is shown once after create: {key:?}");
@@ -134,7 +144,8 @@ async fn a_created_location_turns_up_with_its_first_heartbeat_and_down_when_they
     let sb = Sandbox::new();
     let server = monitor(&sb, &[("OUTAGE_MONITOR__STARTUP_GRACE", "0s")]);
     log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
-    let (id, key) = create_location(&b, &server, "Дача").await;
+    // Long enough that the 3 s poll surely sees "up" before the timeout turns it down.
+    let (id, key) = create_location_with(&b, &server, "Дача", "8s").await;
     b.screenshot("device-desktop").await;
     let curl = b.text("#settings-curl").await;
     assert!(
@@ -155,7 +166,7 @@ async fn a_created_location_turns_up_with_its_first_heartbeat_and_down_when_they
     assert!(!label.is_empty());
     b.screenshot("list-desktop").await;
 
-    // No more beats: after the 3 s timeout the badge turns down, still without a reload.
+    // No more beats: after the 8 s timeout the badge turns down, still without a reload.
     b.wait_for(
         "the badge to turn down",
         &format!("{status} === 'down'"),
@@ -413,19 +424,27 @@ async fn every_text_of_the_pages_has_wcag_aa_contrast() {
     b.submit("#login-submit").await;
     let mut pages = vec![("login with error".to_string(), b.eval(CONTRAST_JS).await)];
     log_in(&b, &server, "admin", ADMIN_PASSWORD).await;
-    let (up, key) = create_location(&b, &server, "Up").await;
+    let (up, key) = create_location_with(&b, &server, "Up", "10m").await;
     pages.push(("device".into(), b.eval(CONTRAST_JS).await));
     beat(&server, &key, 1);
-    let (down, key2) = create_location(&b, &server, "Down").await;
+    let (paused, key2) = create_location_with(&b, &server, "Paused", "10m").await;
     beat(&server, &key2, 1);
-    let (_never, _) = create_location(&b, &server, "Never seen").await;
-    b.goto(&format!("{}/admin/locations/{down}", server.base))
+    let (down, key3) = create_location(&b, &server, "Down").await;
+    beat(&server, &key3, 1);
+    let (_never, _) = create_location_with(&b, &server, "Never seen", "10m").await;
+    b.goto(&format!("{}/admin/locations/{paused}", server.base))
         .await;
     b.submit("#pause").await;
     b.goto(&format!("{}/admin/", server.base)).await;
+    let status = |id: i64| format!("document.querySelector('#badge-{id}').dataset.status");
     b.wait_for(
-        "an up badge",
-        &format!("document.querySelector('#badge-{up}').dataset.status === 'up'"),
+        "up, paused and down badges",
+        &format!(
+            "{} === 'up' && {} === 'paused' && {} === 'down'",
+            status(up),
+            status(paused),
+            status(down)
+        ),
         LIVE,
     )
     .await;
