@@ -279,6 +279,9 @@ pub struct AdminConfig {
     /// start only while there is no user at all. Without it (and without `outage-monitor user
     /// add`) the panel only shows how to make the first user: there is no default password.
     pub initial_password_file: Option<std::path::PathBuf>,
+    /// Serve the panel on its own address (e.g. `127.0.0.1:8081`, reachable only from the
+    /// machine or a VPN) instead of under `/admin/` on `server.listen`.
+    pub listen: Option<String>,
 }
 
 impl Default for AdminConfig {
@@ -288,6 +291,7 @@ impl Default for AdminConfig {
             session_ttl: Duration::from_secs(7 * 86_400),
             secure_cookies: false,
             initial_password_file: None,
+            listen: None,
         }
     }
 }
@@ -386,6 +390,23 @@ impl Config {
                     self.server.listen
                 ),
             ));
+        }
+        if let Some(l) = &self.admin.listen {
+            if l.parse::<std::net::SocketAddr>().is_err() {
+                return Err(bad(
+                    "admin.listen",
+                    format!("`{l}` is not an address:port like 127.0.0.1:8081 or [::]:8081"),
+                ));
+            }
+            if *l == self.server.listen {
+                return Err(bad(
+                    "admin.listen",
+                    format!(
+                        "`{l}` is server.listen too; leave admin.listen out to serve the panel \
+                         under /admin/ there, or give another port"
+                    ),
+                ));
+            }
         }
         if let Some(u) = &self.server.public_url {
             let rest = u
@@ -706,6 +727,8 @@ session_ttl = "7days"
 secure_cookies = false
 # First admin (user `admin`) when there is no user yet; the file's first line is the password.
 # initial_password_file = "/run/credentials/outage-monitor/admin-password"
+# Own address for the panel instead of /admin/ on server.listen (e.g. only on a VPN address).
+# listen = "127.0.0.1:8081"
 
 [retention]
 heartbeats = "30days"
@@ -797,6 +820,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.listen"), "{err}");
+        let err = Config::from_toml_str("[admin]\nlisten = \"8081\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("admin.listen"), "{err}");
+        let err = Config::from_toml_str("[admin]\nlisten = \"127.0.0.1:8080\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("admin.listen") && err.contains("server.listen"),
+            "{err}"
+        );
+        assert!(Config::from_toml_str("[admin]\nlisten = \"127.0.0.1:8081\"\n").is_ok());
         let err = Config::from_toml_str("[monitor]\nrestore_confirm = \"0 beats\"\n")
             .unwrap_err()
             .to_string();

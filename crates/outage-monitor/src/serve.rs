@@ -41,6 +41,7 @@ pub struct Monitor {
     source: JoinHandle<()>,
     retention: JoinHandle<()>,
     diagrams: Option<JoinHandle<()>>,
+    panel: Option<JoinHandle<()>>,
     _serve_lock: Option<InstanceGuard>,
     shutdown: CancellationToken,
 }
@@ -95,11 +96,27 @@ impl Monitor {
             .engine(engine.clone())
             .timeout(cfg.server.request_timeout);
         let mut source = source.with_router(read_api.router());
-        if let Some(panel) = &panel {
-            source = source.with_router(panel.router());
-            tracing::info!("admin panel at /admin/");
-        }
         let shutdown = CancellationToken::new();
+        let mut panel_task = None;
+        if let Some(panel) = panel {
+            match &cfg.admin.listen {
+                None => {
+                    source = source.with_router(panel.router());
+                    tracing::info!("admin panel at /admin/");
+                }
+                Some(listen) => {
+                    let listener = std::net::TcpListener::bind(listen.as_str())
+                        .with_context(|| format!("admin panel: cannot listen on {listen}"))?;
+                    let stop = shutdown.clone();
+                    panel_task = Some(tokio::spawn(async move {
+                        if let Err(e) = panel.serve(listener, stop).await {
+                            tracing::error!(error = %e, "admin panel stopped");
+                        }
+                    }));
+                    tracing::info!(%listen, "admin panel at http://{listen}/admin/");
+                }
+            }
+        }
         let ctx = SourceContext {
             sink: Arc::new(engine.clone()),
             store: store.clone(),
@@ -151,6 +168,7 @@ impl Monitor {
             source,
             retention,
             diagrams,
+            panel: panel_task,
             _serve_lock: serve_lock,
             shutdown,
         })
@@ -160,6 +178,9 @@ impl Monitor {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.source).await;
+        if let Some(p) = self.panel {
+            let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
+        }
         self.retention.abort();
         if let Some(d) = self.diagrams {
             // A post or edit in flight gets a moment; its stored state stays consistent either

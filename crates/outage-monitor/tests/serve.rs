@@ -316,3 +316,47 @@ fn a_location_added_while_serving_accepts_its_first_heartbeat_at_once() {
     assert_eq!(server.beat("om_not-a-key", &json!({})), 401);
     server.terminate();
 }
+
+#[test]
+fn the_admin_panel_is_under_admin_or_on_its_own_address_or_off() {
+    let get = |url: &str| common::request(url, "GET", &[], b"").map(|(c, _)| c);
+    let status = |url: String| get(&url).unwrap();
+
+    let s = Sandbox::new();
+    let server = s.serve(&[]);
+    assert_eq!(status(format!("{}/admin/login", server.base)), 200);
+    assert_eq!(
+        status(format!("{}/admin/", server.base)),
+        303,
+        "no session: to login"
+    );
+    drop(server);
+
+    let s = Sandbox::new();
+    let port = common::free_port();
+    let own = format!("127.0.0.1:{port}");
+    let server = s.serve(&[("OUTAGE_ADMIN__LISTEN", own.as_str())]);
+    assert!(
+        wait_until(Duration::from_secs(10), || get(&format!(
+            "http://{own}/admin/login"
+        ))
+        .is_ok_and(|c| c == 200)),
+        "the panel answers on its own address"
+    );
+    assert_eq!(
+        status(format!("http://{own}/")),
+        302,
+        "/ leads to the panel"
+    );
+    assert_eq!(
+        status(format!("{}/admin/login", server.base)),
+        404,
+        "not on server.listen"
+    );
+    assert_eq!(status(format!("{}/healthz", server.base)), 200);
+    drop(server);
+
+    let s = Sandbox::new();
+    let server = s.serve(&[("OUTAGE_ADMIN__ENABLED", "false")]);
+    assert_eq!(status(format!("{}/admin/login", server.base)), 404);
+}

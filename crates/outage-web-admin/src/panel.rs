@@ -7,8 +7,10 @@ use outage_core::clock::{SharedClock, SystemClock};
 use outage_core::engine::Engine;
 use outage_core::notify::Notifier;
 use outage_core::render::DiagramRenderer;
+use outage_core::source::CancellationToken;
 use outage_core::store::{StatusStore, StoreError};
-use salvo::Router;
+use salvo::conn::tcp::TcpAcceptor;
+use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, Server};
 
 use crate::auth::Throttle;
 use crate::config::PanelSettings;
@@ -31,6 +33,15 @@ pub enum PanelError {
     /// The password could not be hashed.
     #[error(transparent)]
     Hash(#[from] crate::auth::HashError),
+    /// The panel's own listener (`[admin] listen`) failed.
+    #[error("admin panel on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The admin panel over a store and a running engine. Cheap to clone.
@@ -133,6 +144,37 @@ impl Panel {
         Ok(true)
     }
 
+    /// Serves only the panel on `listener` (`[admin] listen`) until `shutdown`, then drains
+    /// requests in flight for up to 5 s. `/` redirects to `/admin/`.
+    pub async fn serve(
+        &self,
+        listener: std::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), PanelError> {
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| "?".into());
+        let err = |source: std::io::Error| PanelError::Listen {
+            addr: addr.clone(),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(err)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(err)?;
+        let acceptor = TcpAcceptor::try_from(listener).map_err(err)?;
+        let server = Server::new(acceptor).max_connections(1024);
+        let handle = server.handle();
+        let stopper = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop_graceful(Some(std::time::Duration::from_secs(5)));
+        });
+        let root = Router::new().get(ToAdmin).push(self.router());
+        tracing::info!(%addr, "admin panel listening");
+        let served = server.try_serve(root).await;
+        stopper.abort();
+        served.map_err(err)
+    }
+
     /// The routes under `/admin/` (see the crate's book chapter for the list).
     pub fn router(&self) -> Router {
         let ep = |route: Route| Endpoint {
@@ -183,5 +225,21 @@ impl Panel {
                     .get(ep(Route::NotFound))
                     .post(ep(Route::NotFound)),
             )
+    }
+}
+
+/// `/` of the panel's own listener: to the panel.
+struct ToAdmin;
+
+#[async_trait::async_trait]
+impl Handler for ToAdmin {
+    async fn handle(
+        &self,
+        _req: &mut Request,
+        _depot: &mut Depot,
+        res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        res.render(salvo::writing::Redirect::found("/admin/"));
     }
 }
