@@ -60,6 +60,10 @@ struct Answer {
 
 impl Harness {
     async fn new() -> Harness {
+        Self::with_settings(PanelSettings::default()).await
+    }
+
+    async fn with_settings(settings: PanelSettings) -> Harness {
         let store = Arc::new(MemoryStore::new());
         let dyn_store: Arc<dyn StatusStore> = store.clone();
         let (engine, tasks) = Engine::start(
@@ -76,13 +80,7 @@ impl Harness {
             table: &serde_json::Value::Null,
         })
         .unwrap();
-        let panel = Panel::new(
-            dyn_store,
-            engine.clone(),
-            vec![],
-            renderer,
-            PanelSettings::default(),
-        );
+        let panel = Panel::new(dyn_store, engine.clone(), vec![], renderer, settings);
         let service = Service::new(Router::new().push(panel.router()));
         Harness {
             service,
@@ -609,4 +607,23 @@ async fn the_status_endpoint_reports_a_heartbeat_at_once() {
     let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(v[0]["id"], id);
     assert_eq!(v[0]["status"], "up");
+}
+
+#[tokio::test]
+async fn with_monitor_language_uk_the_pages_speak_ukrainian() {
+    let settings = PanelSettings {
+        language: outage_core::render::Language::Uk,
+        ..PanelSettings::default()
+    };
+    let h = Harness::with_settings(settings).await;
+    h.user("olena", Role::Admin, "довгий пароль").await;
+    let mut jar = Jar::default();
+    let a = h.get(&mut jar, "/admin/login").await;
+    assert!(a.body.contains("<html lang=\"uk\">"), "{}", a.body);
+    assert!(a.body.contains("Увійти"), "{}", a.body);
+    let (mut jar, _) = h.login("olena", "довгий пароль").await;
+    h.location("Дача").await;
+    let a = h.get(&mut jar, "/admin/").await;
+    assert!(a.body.contains("Локації"), "{}", a.body);
+    assert!(!a.body.contains(">Locations<"), "{}", a.body);
 }
