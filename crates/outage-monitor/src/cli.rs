@@ -62,6 +62,13 @@ pub enum Command {
     /// Tokens for the read API (GET /api/v1/locations/...).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Users of the admin panel (/admin/): add, change the password, remove, list.
+    ///
+    /// Passwords are never given on the command line: `add` and `passwd` ask for them on the
+    /// terminal (twice, not echoed) or, when standard input is not a terminal, read the first
+    /// line of standard input, e.g. `outage-monitor user add anna < password.txt`.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Availability per day, week or month: minutes without power, outages, longest outage.
     Report {
         /// First local date (YYYY-MM-DD, in monitor.timezone).
@@ -144,6 +151,65 @@ pub enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where `user add` and `user passwd` get the password, for their help texts.
+const PASSWORD_SOURCE: &str = "\
+Password: asked twice on the terminal, without echo. When standard input is not a terminal,
+its first line is the password (the line break is dropped), e.g.
+  outage-monitor user add anna --role admin < password.txt
+  printf '%s\\n' \"$PW\" | outage-monitor user passwd anna
+At least 8 characters. There is no --password option: passwords stay out of the shell history
+and the process list.";
+
+/// `user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an admin-panel user (the password is asked for, see below).
+    #[command(after_help = PASSWORD_SOURCE)]
+    Add {
+        /// Login name: 1 to 64 characters, no spaces.
+        name: String,
+        /// What the user may do: `admin` changes everything and manages users, `viewer` only
+        /// looks (and never sees API keys).
+        #[arg(long, value_enum, default_value = "viewer")]
+        role: RoleArg,
+    },
+    /// Set a new password for a user; it ends the user's logged-in panel sessions.
+    #[command(after_help = PASSWORD_SOURCE)]
+    Passwd {
+        /// Login name.
+        name: String,
+    },
+    /// Remove a user; it ends the user's logged-in panel sessions.
+    Remove {
+        /// Login name.
+        name: String,
+    },
+    /// List users: name, role and when each was added (never the password hashes).
+    List {
+        /// Print `[{"id", "name", "role", "created_at"}]`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A panel user's role on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Sees and changes everything, manages users.
+    Admin,
+    /// Sees everything but API keys; changes nothing.
+    Viewer,
+}
+
+impl From<RoleArg> for outage_core::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => outage_core::Role::Admin,
+            RoleArg::Viewer => outage_core::Role::Viewer,
+        }
+    }
 }
 
 /// Report period length.

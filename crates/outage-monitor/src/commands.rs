@@ -68,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             out,
         }) => crate::reports::render_diagram(&load()?, &location, week.as_deref(), &out).await,
         Command::Token(cmd) => token(load()?, cmd).await,
+        Command::User(cmd) => crate::users::user(load()?, cmd).await,
         Command::Report {
             from,
             to,
@@ -370,7 +371,7 @@ pub async fn resolve(store: &dyn StatusStore, what: &str) -> Result<LocationReco
         })
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -952,7 +953,7 @@ pub fn print_json<T: serde::Serialize>(v: &T) {
     let _ = out.flush();
 }
 
-fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {

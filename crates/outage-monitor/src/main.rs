@@ -7,6 +7,7 @@ mod demo;
 mod plugins;
 mod reports;
 mod serve;
+mod users;
 
 use std::process::ExitCode;
 

@@ -339,6 +339,7 @@ fn help_explains_the_commands() {
         "token",
         "report",
         "diagram",
+        "user",
     ] {
         assert!(out.stdout.contains(cmd), "{cmd} missing from --help");
     }
@@ -675,4 +676,305 @@ fn dot_env_selects_the_store_and_stray_outage_variables_are_only_a_warning() {
     let out = run(&["location", "list", "--env-file", "missing.env"], &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.env"));
+}
+
+/// Runs a CLI command in the sandbox with `input` as its standard input (not a terminal).
+fn cli_with_stdin(s: &Sandbox, args: &[&str], input: &str) -> common::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(common::BIN)
+        .args(args)
+        .current_dir(s.path(""))
+        .env("OUTAGE_STORE__URL", s.db_url())
+        .env_remove("OUTAGE_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that fails before reading closes its stdin: that is not the test's failure.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    common::Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The stored password hash of the panel user `name`, read from the sandbox's database.
+fn stored_hash(s: &Sandbox, name: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = outage_store_sqlite::SqliteConfig::file(s.path("om.db"));
+        let store = outage_store_sqlite::SqliteStore::open(&config)
+            .await
+            .unwrap();
+        let user = outage_core::store::StatusStore::find_user(&store, name)
+            .await
+            .unwrap()
+            .expect("user exists");
+        user.password_hash
+    })
+}
+
+fn user_names(s: &Sandbox) -> Vec<String> {
+    s.json(&["user", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_list_shows_the_role_never_the_hash() {
+    let s = Sandbox::new();
+    assert_eq!(s.json(&["user", "list", "--json"]), serde_json::json!([]));
+    let out = cli_with_stdin(
+        &s,
+        &["user", "add", "anna", "--role", "admin"],
+        "s3cret-pw\r\n",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "added user anna (admin)");
+    let out = cli_with_stdin(&s, &["user", "add", "bob"], "bob-password\nignored\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        "added user bob (viewer)",
+        "viewer by default"
+    );
+
+    let v = s.json(&["user", "list", "--json"]);
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    assert_eq!(
+        (arr[0]["name"].as_str(), arr[0]["role"].as_str()),
+        (Some("anna"), Some("admin"))
+    );
+    assert_eq!(
+        (arr[1]["name"].as_str(), arr[1]["role"].as_str()),
+        (Some("bob"), Some("viewer"))
+    );
+    for u in arr {
+        let keys: Vec<_> = u.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["created_at", "id", "name", "role"], "{u}");
+        assert!(u["id"].is_i64());
+        let created = u["created_at"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+            "{created}"
+        );
+    }
+    // The \r\n was stripped: the password is exactly what was typed, and only its hash is kept.
+    let hash = stored_hash(&s, "anna");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(outage_web_admin::auth::verify_password("s3cret-pw", &hash));
+    assert!(outage_web_admin::auth::verify_password(
+        "bob-password",
+        &stored_hash(&s, "bob")
+    ));
+    let table = s.cli(&["user", "list"]);
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    let lines: Vec<_> = table.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("ROLE") && lines[0].contains("CREATED")
+    );
+    assert!(
+        lines[1].starts_with("anna") && lines[1].contains("admin"),
+        "{}",
+        table.stdout
+    );
+    for listing in [&table.stdout, &v.to_string()] {
+        assert!(
+            !listing.contains("argon2") && !listing.contains("s3cret"),
+            "{listing}"
+        );
+    }
+}
+
+#[test]
+fn user_add_refuses_duplicates_bad_names_short_and_missing_passwords() {
+    let s = Sandbox::new();
+    let ok = cli_with_stdin(&s, &["user", "add", "anna"], "long-enough\n");
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    let first_hash = stored_hash(&s, "anna");
+    let long_name = "n".repeat(65);
+    for (args, input, says) in [
+        (
+            vec!["user", "add", "anna"],
+            "other-password\n",
+            "already exists",
+        ),
+        (vec!["user", "add", "carl"], "short\n", "too short"),
+        (vec!["user", "add", "carl"], "1234567\n", "at least 8"),
+        (vec!["user", "add", "carl"], "", "standard input is empty"),
+        (vec!["user", "add", "carl"], "\n", "password is empty"),
+        (vec!["user", "add", "ca rl"], "long-enough\n", "spaces"),
+        (
+            vec!["user", "add", "carl\u{1b}"],
+            "long-enough\n",
+            "control",
+        ),
+        (
+            vec!["user", "add", &long_name],
+            "long-enough\n",
+            "at most 64",
+        ),
+        (vec!["user", "add", ""], "long-enough\n", "empty"),
+        (
+            vec!["user", "add", "carl", "--role", "root"],
+            "long-enough\n",
+            "viewer",
+        ),
+    ] {
+        let out = cli_with_stdin(&s, &args, input);
+        assert_ne!(out.code, Some(0), "{args:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+    assert_eq!(user_names(&s), ["anna"]);
+    assert_eq!(
+        stored_hash(&s, "anna"),
+        first_hash,
+        "the duplicate changed nothing"
+    );
+    // `user add` with the 64-character limit exactly works (characters, not bytes).
+    let ok = cli_with_stdin(&s, &["user", "add", &"я".repeat(64)], "long-enough\n");
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+}
+
+#[test]
+fn user_passwd_changes_the_hash_and_unknown_users_are_errors() {
+    let s = Sandbox::new();
+    cli_with_stdin(&s, &["user", "add", "anna"], "first-password\n");
+    let before = stored_hash(&s, "anna");
+    let out = cli_with_stdin(&s, &["user", "passwd", "anna"], "second-password\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    let after = stored_hash(&s, "anna");
+    assert_ne!(before, after);
+    assert!(outage_web_admin::auth::verify_password(
+        "second-password",
+        &after
+    ));
+    assert!(!outage_web_admin::auth::verify_password(
+        "first-password",
+        &after
+    ));
+
+    let short = cli_with_stdin(&s, &["user", "passwd", "anna"], "tiny\n");
+    assert_ne!(short.code, Some(0));
+    assert!(short.stderr.contains("too short"), "{}", short.stderr);
+    assert_eq!(
+        stored_hash(&s, "anna"),
+        after,
+        "a refused password changes nothing"
+    );
+
+    for cmd in ["passwd", "remove"] {
+        let out = cli_with_stdin(&s, &["user", cmd, "nobody"], "whatever-pw\n");
+        assert_ne!(out.code, Some(0), "{cmd}");
+        assert!(
+            out.stderr.starts_with("error: ") && out.stderr.contains("no user named `nobody`"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    }
+}
+
+#[test]
+fn user_remove_takes_it_off_the_list() {
+    let s = Sandbox::new();
+    cli_with_stdin(
+        &s,
+        &["user", "add", "anna", "--role", "admin"],
+        "first-password\n",
+    );
+    cli_with_stdin(&s, &["user", "add", "bob"], "second-password\n");
+    assert_eq!(user_names(&s), ["anna", "bob"]);
+    let out = s.cli(&["user", "remove", "bob"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "removed user bob (viewer)");
+    assert_eq!(user_names(&s), ["anna"]);
+    let again = s.cli(&["user", "remove", "bob"]);
+    assert_ne!(again.code, Some(0));
+    let out = s.cli(&["user", "remove", "anna"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("no admin is left"), "{}", out.stderr);
+    assert_eq!(s.json(&["user", "list", "--json"]), serde_json::json!([]));
+}
+
+#[test]
+fn passwords_never_come_from_argv_and_help_says_where_they_come_from() {
+    let s = Sandbox::new();
+    for args in [
+        vec!["user", "add", "anna", "--password", "s3cret-pw"],
+        vec!["user", "add", "anna", "--password=s3cret-pw"],
+        vec!["user", "passwd", "anna", "--password", "s3cret-pw"],
+    ] {
+        let out = cli_with_stdin(&s, &args, "long-enough\n");
+        assert_eq!(out.code, Some(2), "clap refuses it: {args:?}");
+        assert!(out.stderr.contains("--password"), "{}", out.stderr);
+    }
+    assert!(!s.path("om.db").exists(), "nothing was run");
+    for cmd in ["add", "passwd"] {
+        let help = s.cli(&["user", cmd, "--help"]);
+        assert_eq!(help.code, Some(0));
+        assert!(
+            help.stdout.contains("terminal") && help.stdout.contains("standard input"),
+            "{cmd}: {}",
+            help.stdout
+        );
+    }
+    let help = s.cli(&["user", "--help"]);
+    for cmd in ["add", "passwd", "remove", "list"] {
+        assert!(help.stdout.contains(cmd), "{cmd}: {}", help.stdout);
+    }
+    // Reading commands on a missing database create nothing; changing ones say it is missing.
+    let out = s.cli(&["user", "remove", "anna"]);
+    assert!(out.stderr.contains("no database at"), "{}", out.stderr);
+    assert!(!s.path("om.db").exists());
+}
+
+#[test]
+fn user_commands_honour_the_config_file() {
+    let s = Sandbox::new();
+    let other = s.path("other.db");
+    std::fs::write(
+        s.path("om.toml"),
+        format!("[store]\nurl = \"sqlite://{}\"\n", other.display()),
+    )
+    .unwrap();
+    let cfg = s.path("om.toml");
+    let cfg = cfg.to_str().unwrap();
+    let run = |args: &[&str], input: &str| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(common::BIN)
+            .args(args)
+            .current_dir(s.path(""))
+            .env_remove("OUTAGE_STORE__URL")
+            .env_remove("OUTAGE_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["--config", cfg, "user", "add", "anna"], "long-enough\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(other.exists(), "the config chose the database");
+    let out = run(&["--config", cfg, "user", "list", "--json"], "");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["name"], "anna");
 }
