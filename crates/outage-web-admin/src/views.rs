@@ -75,15 +75,35 @@ pub async fn row(
     rec: &LocationRecord,
     now: DateTime<Utc>,
 ) -> Result<Row, StoreError> {
+    let (start, end) = today_span(inner, now);
+    let intervals = inner
+        .store
+        .list_intervals(rec.location.id, start, end)
+        .await?;
+    Ok(row_of(inner, t, rec, now, &intervals))
+}
+
+/// Local midnight of today and `now` (never before it): the span of "today's hours off".
+fn today_span(inner: &Inner, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = local_midnight(
+        inner.settings.timezone,
+        local_date(inner.settings.timezone, now),
+    );
+    (start, now.max(start))
+}
+
+/// A row from the location and its intervals of today.
+fn row_of(
+    inner: &Inner,
+    t: &'static T,
+    rec: &LocationRecord,
+    now: DateTime<Utc>,
+    intervals: &[outage_core::StateInterval],
+) -> Row {
     let tz = inner.settings.timezone;
     let (state, seen) = state(inner, rec, now);
     let today = local_date(tz, now);
-    let start = local_midnight(tz, today);
-    let intervals = inner
-        .store
-        .list_intervals(rec.location.id, start, now.max(start))
-        .await?;
-    let off = Timeline::new(&intervals, now)
+    let off = Timeline::new(intervals, now)
         .availability(&Period::day(tz, today))
         .minutes_without_power();
     let outage_for = match (state, &rec.runtime.open_event) {
@@ -91,7 +111,7 @@ pub async fn row(
         _ => None,
     }
     .unwrap_or_else(|| t.nothing.into());
-    Ok(Row {
+    Row {
         id: rec.location.id.0,
         name: rec.location.name.clone(),
         state,
@@ -100,7 +120,7 @@ pub async fn row(
         outage_for,
         today_off: duration(TimeDelta::minutes(off)),
         enabled: rec.location.enabled,
-    })
+    }
 }
 
 /// Every location's row, by name.
@@ -108,11 +128,33 @@ pub async fn rows(inner: &Inner, t: &'static T) -> Result<Vec<Row>, StoreError> 
     let now = inner.clock.now();
     let mut recs = inner.store.list_locations().await?;
     recs.sort_by(|a, b| a.location.name.cmp(&b.location.name));
-    let mut out = Vec::with_capacity(recs.len());
-    for rec in &recs {
-        out.push(row(inner, t, rec, now).await?);
+    // One `list_intervals` per location: issued all at once, so a pooled store (SQLite's
+    // reader connections) overlaps their round trips instead of paying them one after another.
+    let (start, end) = today_span(inner, now);
+    // At most `IN_FLIGHT` at a time, so 100 000 locations do not mean 100 000 tasks at once.
+    const IN_FLIGHT: usize = 64;
+    let mut intervals = vec![Vec::new(); recs.len()];
+    let mut set = tokio::task::JoinSet::new();
+    for (i, rec) in recs.iter().enumerate() {
+        if set.len() >= IN_FLIGHT
+            && let Some(joined) = set.join_next().await
+        {
+            let (j, found) = joined.map_err(|e| StoreError::Other(e.to_string()))?;
+            intervals[j] = found?;
+        }
+        let store = inner.store.clone();
+        let id = rec.location.id;
+        set.spawn(async move { (i, store.list_intervals(id, start, end).await) });
     }
-    Ok(out)
+    while let Some(joined) = set.join_next().await {
+        let (i, found) = joined.map_err(|e| StoreError::Other(e.to_string()))?;
+        intervals[i] = found?;
+    }
+    Ok(recs
+        .iter()
+        .zip(&intervals)
+        .map(|(rec, iv)| row_of(inner, t, rec, now, iv))
+        .collect())
 }
 
 /// `GET /admin/api/status`: `[{"id", "status", "label", "last_seen", "outage_for"}]` for the
