@@ -9,8 +9,11 @@ mod common;
 
 use std::time::Duration;
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+
 use browser::{Browser, DESKTOP, PHONE};
-use common::{Sandbox, Server};
+use common::{BIN, Sandbox, Server};
 use serde_json::json;
 
 const ADMIN_PASSWORD: &str = "correct horse battery";
@@ -24,6 +27,27 @@ fn monitor(sb: &Sandbox, extra: &[(&str, &str)]) -> Server {
     let mut env = vec![("OUTAGE_ADMIN__INITIAL_PASSWORD_FILE", file.as_str())];
     env.extend_from_slice(extra);
     sb.serve(&env)
+}
+
+/// `outage-monitor user add <name> --role <role>` with the password on stdin.
+fn add_user(sb: &Sandbox, name: &str, role: &str, password: &str) {
+    let mut child = Command::new(BIN)
+        .args(["user", "add", name, "--role", role])
+        .current_dir(sb.dir.path())
+        .env("OUTAGE_STORE__URL", sb.db_url())
+        .env_remove("OUTAGE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn log_in(b: &Browser, server: &Server, name: &str, password: &str) {
@@ -237,6 +261,47 @@ async fn edit_pause_resume_and_delete_after_confirmation() {
     assert!(!b.has(&format!("#location-{id}")).await);
     assert_eq!(sb.json(&["location", "list", "--json"]), json!([]));
     assert_eq!(server.beat(&key, &json!({})), 401, "its key is gone too");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_viewer_sees_no_write_buttons_and_a_forged_post_is_forbidden() {
+    let Some(b) = Browser::start("viewer", DESKTOP).await else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let server = monitor(&sb, &[]);
+    add_user(&sb, "mama", "viewer", "viewer password");
+    let out = sb.cli(&["location", "add", "--name", "Home", "--timeout", "1m"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let id = sb.json(&["location", "list", "--json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+
+    log_in(&b, &server, "mama", "viewer password").await;
+    assert!(
+        b.has(&format!("#location-{id}")).await,
+        "a viewer sees the locations"
+    );
+    assert!(!b.has("#new-location").await);
+    b.goto(&format!("{}/admin/locations/{id}", server.base))
+        .await;
+    assert!(b.has("#diagram").await);
+    for button in ["#edit-link", "#delete-link", "#pause", "#resume"] {
+        assert!(!b.has(button).await, "a viewer has no {button}");
+    }
+    b.goto(&format!("{}/admin/locations/{id}/device", server.base))
+        .await;
+    assert!(!b.has("#api-key").await && !b.has("#rotate-key").await);
+    b.goto(&format!("{}/admin/users", server.base)).await;
+    assert!(!b.has("#users").await, "the users page is for admins");
+
+    // A forged form with the viewer's own valid CSRF token is still forbidden.
+    b.goto(&format!("{}/admin/locations/{id}", server.base))
+        .await;
+    let status = forged_post(&b, &format!("/admin/locations/{id}/delete"), true).await;
+    assert_eq!(status, 403);
+    assert_eq!(sb.json(&["location", "list", "--json"])[0]["id"], json!(id));
     b.close().await;
 }
 
