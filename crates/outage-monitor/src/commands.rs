@@ -239,6 +239,7 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
             ),
         }
         println!("  listen:     {}", cfg.server.listen);
+        println!("  admin:      {}", admin_line(&cfg, Some(0))?);
     } else {
         let store = open_store(&cfg).await?;
         store.ping().await.context("the store does not answer")?;
@@ -246,6 +247,12 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
         println!("configuration OK");
         println!("  store:      {url} ({locations} locations)");
         println!("  listen:     {}", cfg.server.listen);
+        let users = match store.list_users().await {
+            Ok(u) => Some(u.len()),
+            Err(outage_core::store::StoreError::Unsupported(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        println!("  admin:      {}", admin_line(&cfg, users)?);
         let outbox = store.outbox_stats().await?;
         println!(
             "  alerts:     {} delivered, {} waiting, {} given up{}",
@@ -292,6 +299,50 @@ async fn check_config(cfg: Config, online: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `admin:` line of `check-config`: where the panel is and how to get in. `users` is the
+/// number of panel users (`None`: the store keeps none). Fails on a bad `[admin]` section.
+fn admin_line(cfg: &Config, users: Option<usize>) -> Result<String> {
+    if !cfg.admin.enabled {
+        return Ok("off ([admin] enabled = false)".into());
+    }
+    crate::plugins::check_admin_config(cfg)?;
+    let at = match &cfg.admin.listen {
+        Some(l) => format!("http://{l}/admin/"),
+        None => format!("{}/admin/", cfg.server.base_url()),
+    };
+    let Some(users) = users else {
+        return Ok(format!("{at} is off: this store keeps no panel users"));
+    };
+    if users > 0 {
+        return Ok(format!(
+            "{at} ({users} user{})",
+            if users == 1 { "" } else { "s" }
+        ));
+    }
+    match &cfg.admin.initial_password_file {
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(text) if text.lines().next().is_some_and(|l| l.trim_end().len() >= 8) => {
+                Ok(format!(
+                    "{at} (no user yet: `serve` makes `admin` from {})",
+                    f.display()
+                ))
+            }
+            Ok(_) => bail!(
+                "[admin] initial_password_file {}: its first line must be the password, at \
+                 least 8 characters",
+                f.display()
+            ),
+            Err(e) => bail!(
+                "[admin] initial_password_file {} cannot be read ({e}); give a readable file",
+                f.display()
+            ),
+        },
+        None => Ok(format!(
+            "{at} (no user yet: run `outage-monitor user add <NAME> --role admin`)"
+        )),
+    }
 }
 
 /// A location name as typed: trimmed, not empty, and not only digits (commands take an id or a

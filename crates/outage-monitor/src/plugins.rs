@@ -16,6 +16,11 @@ use outage_core::notify::Notifier;
 use outage_core::render::DiagramRenderer;
 use outage_core::store::{StatusStore, StoreError};
 
+/// Checks `[admin]` as the panel would at start.
+pub fn check_admin_config(cfg: &Config) -> anyhow::Result<()> {
+    outage_web_admin::check_config(&cfg.admin).map_err(|e| anyhow::anyhow!("[admin] {e}"))
+}
+
 /// The admin panel for `serve`, or `None` when `[admin] enabled = false` or the store keeps no
 /// users. Makes the first admin from `[admin] initial_password_file` when there is no user.
 pub async fn admin_panel(
@@ -28,7 +33,7 @@ pub async fn admin_panel(
     if !cfg.admin.enabled {
         return Ok(None);
     }
-    outage_web_admin::check_config(&cfg.admin).map_err(|e| anyhow::anyhow!("[admin] {e}"))?;
+    check_admin_config(cfg)?;
     match store.list_users().await {
         Err(StoreError::Unsupported(what)) => {
             tracing::warn!("admin panel off: {what} is not supported by this store yet");

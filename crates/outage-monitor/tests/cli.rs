@@ -978,3 +978,61 @@ fn user_commands_honour_the_config_file() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["name"], "anna");
 }
+
+#[test]
+fn check_config_says_where_the_admin_panel_is_and_how_to_get_in() {
+    let s = Sandbox::new();
+    let line = |out: &common::Output| {
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("admin:"))
+            .unwrap_or_else(|| panic!("no admin line: {}", out.stdout))
+            .to_string()
+    };
+    let l = line(&s.cli(&["check-config"]));
+    assert!(l.contains("http://127.0.0.1:8080/admin/"), "{l}");
+    assert!(l.contains("user add <NAME> --role admin"), "{l}");
+
+    let out = cli_with_stdin(
+        &s,
+        &["user", "add", "anna", "--role", "admin"],
+        "long password\n",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let l = line(&s.cli(&["check-config"]));
+    assert!(l.contains("(1 user)"), "{l}");
+
+    std::fs::write(
+        s.path("c.toml"),
+        "[admin]\nlisten = \"127.0.0.1:9091\"\nsession_ttl = \"10s\"\n",
+    )
+    .unwrap();
+    let out = s.cli(&["--config", "c.toml", "check-config"]);
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("session_ttl"), "{}", out.stderr);
+    std::fs::write(s.path("c.toml"), "[admin]\nlisten = \"127.0.0.1:9091\"\n").unwrap();
+    let l = line(&s.cli(&["--config", "c.toml", "check-config"]));
+    assert!(l.contains("http://127.0.0.1:9091/admin/"), "{l}");
+    std::fs::write(s.path("c.toml"), "[admin]\nenabled = false\n").unwrap();
+    let l = line(&s.cli(&["--config", "c.toml", "check-config"]));
+    assert!(l.contains("off"), "{l}");
+
+    let fresh = Sandbox::new();
+    std::fs::write(fresh.path("pw"), "short\n").unwrap();
+    std::fs::write(
+        fresh.path("c.toml"),
+        format!(
+            "[admin]\ninitial_password_file = \"{}\"\n",
+            fresh.path("pw").display()
+        ),
+    )
+    .unwrap();
+    let out = fresh.cli(&["--config", "c.toml", "check-config"]);
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.stderr.contains("initial_password_file"),
+        "{}",
+        out.stderr
+    );
+}
