@@ -597,6 +597,40 @@ impl StatusStore for MemoryStore {
         Ok(s)
     }
 
+    async fn outbox_by_notifier(&self) -> Result<Vec<NotifierOutboxStats>, StoreError> {
+        let g = self.lock();
+        // BTreeMap: by name in byte order. The key of the last error is (due time, row id).
+        let mut by: BTreeMap<&str, (NotifierOutboxStats, Option<(DateTime<Utc>, OutboxId)>)> =
+            BTreeMap::new();
+        for r in g.outbox.values() {
+            let (s, newest) = by.entry(r.item.notifier.as_str()).or_insert_with(|| {
+                let s = NotifierOutboxStats {
+                    notifier: r.item.notifier.clone(),
+                    pending: 0,
+                    delivered: 0,
+                    failed: 0,
+                    last_error: None,
+                    last_error_at: None,
+                };
+                (s, None)
+            });
+            match r.state {
+                RowState::Pending => s.pending += 1,
+                RowState::Delivered => s.delivered += 1,
+                RowState::Failed => s.failed += 1,
+            }
+            if let Some(e) = &r.last_error {
+                let key = (r.next_attempt_at, r.item.id);
+                if newest.is_none_or(|n| key > n) {
+                    *newest = Some(key);
+                    s.last_error = Some(e.clone());
+                    s.last_error_at = Some(r.next_attempt_at);
+                }
+            }
+        }
+        Ok(by.into_values().map(|(s, _)| s).collect())
+    }
+
     async fn message_refs(&self, event_id: EventId) -> Result<Vec<MessageRef>, StoreError> {
         Ok(self
             .lock()

@@ -207,6 +207,34 @@ pub struct OutboxStats {
     pub failed: u64,
 }
 
+/// The outbox rows of one notifier ([`StatusStore::outbox_by_notifier`]): counts by state and
+/// the last error it reported.
+///
+/// Error texts come from the notifiers, which keep secrets (bot tokens) out of them, so they
+/// may be shown to an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifierOutboxStats {
+    /// Notifier name, as in [`OutboxItem::notifier`].
+    pub notifier: String,
+    /// Waiting for delivery (including retries).
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up (permanent error).
+    pub failed: u64,
+    /// The error of the notifier's most recent failed attempt, whatever became of its row
+    /// (retried and still pending, delivered later, or given up); `None` when no row of the
+    /// notifier that is still kept has failed. "Most recent" is by `last_error_at`, then by
+    /// the row that was queued last.
+    pub last_error: Option<String>,
+    /// When that error happened, as near as the outbox knows: no store keeps the time of a
+    /// failed attempt, so this is the row's next due time (`next_attempt_at`). For a row given
+    /// up it is when the failing attempt was due; for a row retried after the error it is
+    /// when the retry was (or is) due, one back-off (at most 5 min) or a rate limit's
+    /// `retry_after` after the failure — so it may lie in the future while the retry waits.
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
 /// Filter for [`StatusStore::list_events`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
@@ -376,6 +404,11 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Counts of outbox rows.
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+
+    /// Counts of outbox rows and the last error, per notifier name present in the outbox,
+    /// ordered by name (byte order); empty when the outbox is. Rows removed by
+    /// [`StatusStore::prune`] no longer count.
+    async fn outbox_by_notifier(&self) -> Result<Vec<NotifierOutboxStats>, StoreError>;
 
     /// Messages sent about an event (by any notifier), oldest first.
     async fn message_refs(&self, event_id: EventId) -> Result<Vec<MessageRef>, StoreError>;

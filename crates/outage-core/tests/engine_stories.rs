@@ -15,8 +15,8 @@ use outage_core::metrics::Metrics;
 use outage_core::notify::{AlertKind, Notifier, NotifyError};
 use outage_core::source::HeartbeatSink;
 use outage_core::store::{
-    EventFilter, LocationRecord, OutboxId, OutboxItem, OutboxStats, PruneStats, RuntimeSnapshot,
-    StatusStore, StoreError, Transition,
+    EventFilter, LocationRecord, NotifierOutboxStats, OutboxId, OutboxItem, OutboxStats,
+    PruneStats, RuntimeSnapshot, StatusStore, StoreError, Transition,
 };
 use outage_core::*;
 use outage_testkit::notifier::RecordingNotifier;
@@ -228,6 +228,7 @@ delegate_to_inner! {
     fail_notification(id: OutboxId, e: &str) -> ();
     next_notification_due() -> Option<DateTime<Utc>>;
     outbox_stats() -> OutboxStats;
+    outbox_by_notifier() -> Vec<NotifierOutboxStats>;
     message_refs(id: EventId) -> Vec<MessageRef>;
     prune(beats: DateTime<Utc>, outbox: DateTime<Utc>) -> PruneStats;
     diagram_messages() -> Vec<DiagramMessage>;

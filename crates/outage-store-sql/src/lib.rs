@@ -12,12 +12,13 @@
 //!
 //! [`StatusStore`]: outage_core::StatusStore
 
+mod outbox;
 mod rows;
 mod users;
 
 pub use rows::{
-    BeatRow, DiagramRow, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, SessionRow, TokenRow,
-    UserRow,
+    BeatRow, DiagramRow, EventRow, IntervalRow, LocRow, NotifierOutboxRow, OutboxRow, RecordRow,
+    SessionRow, TokenRow, UserRow,
 };
 
 use std::future::Future;

@@ -9,7 +9,9 @@ use outage_core::domain::{
 };
 use outage_core::keys::KeyHash;
 use outage_core::notify::Alert;
-use outage_core::store::{LocationRecord, LocationRuntime, OutboxId, OutboxItem, StoreError};
+use outage_core::store::{
+    LocationRecord, LocationRuntime, NotifierOutboxStats, OutboxId, OutboxItem, StoreError,
+};
 use outage_core::store_support::u64_from_db;
 use sqlx::FromRow;
 
@@ -285,6 +287,46 @@ impl<D: Dialect> OutboxRow<D> {
                 D::corrupt(format!("outbox.attempts {} of row {id}", self.attempts))
             })?,
             created_at: D::time(self.created_at, "outbox.created_at")?,
+        })
+    }
+}
+
+/// One notifier's line of the outbox summary: its counts by state, and `last_error` with the
+/// `next_attempt_at` (as `last_error_at`) of its newest failed row, both `NULL` when none.
+///
+/// Fields are the columns of the same names.
+#[allow(missing_docs)]
+#[derive(FromRow)]
+pub struct NotifierOutboxRow<D: Dialect> {
+    pub notifier: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    /// Which database the row came from.
+    #[sqlx(skip)]
+    pub dialect: PhantomData<fn() -> D>,
+}
+
+impl<D: Dialect> NotifierOutboxRow<D> {
+    /// The notifier's outbox summary.
+    pub fn into_stats(self) -> Result<NotifierOutboxStats, StoreError> {
+        let count = |n: i64| {
+            u64::try_from(n).map_err(|_| {
+                D::corrupt(format!("outbox count {n} of notifier {:?}", self.notifier))
+            })
+        };
+        Ok(NotifierOutboxStats {
+            pending: count(self.pending)?,
+            delivered: count(self.delivered)?,
+            failed: count(self.failed)?,
+            last_error_at: self
+                .last_error_at
+                .map(|v| D::time(v, "outbox.next_attempt_at"))
+                .transpose()?,
+            last_error: self.last_error,
+            notifier: self.notifier,
         })
     }
 }

@@ -27,8 +27,8 @@ use outage_core::domain::{
 };
 use outage_core::keys::KeyHash;
 use outage_core::store::{
-    EventChange, EventFilter, LocationRecord, OutboxId, OutboxItem, OutboxStats, PruneStats,
-    RuntimeSnapshot, StatusStore, StoreError, Transition,
+    EventChange, EventFilter, LocationRecord, NotifierOutboxStats, OutboxId, OutboxItem,
+    OutboxStats, PruneStats, RuntimeSnapshot, StatusStore, StoreError, Transition,
 };
 use outage_core::store_support::{NewEvent, duration_ms, micros, new_event, not_found, u64_to_db};
 use outage_store_sql::{
@@ -1012,6 +1012,10 @@ impl StatusStore for SqliteStore {
             }
         }
         Ok(s)
+    }
+
+    async fn outbox_by_notifier(&self) -> Result<Vec<NotifierOutboxStats>, StoreError> {
+        Shared(self).outbox_by_notifier().await
     }
 
     async fn message_refs(&self, event_id: EventId) -> Result<Vec<MessageRef>, StoreError> {
