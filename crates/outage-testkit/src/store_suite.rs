@@ -104,6 +104,7 @@ macro_rules! store_suite {
             completing_a_notification_remembers_where_it_went,
             a_permanent_failure_marks_the_row_failed,
             next_due_and_stats_follow_the_outbox,
+            outbox_counts_and_last_errors_per_notifier,
             diagram_messages_are_saved_replaced_and_deleted,
             a_diagram_message_needs_its_location,
             deleting_a_location_removes_its_diagram_messages,
@@ -2204,6 +2205,64 @@ pub async fn a_permanent_failure_marks_the_row_failed(store: Arc<dyn StatusStore
         Err(StoreError::NotFound { .. }) => {}
         r => panic!("failing an unknown row must be NotFound, got {r:?}"),
     }
+}
+
+/// `outbox_by_notifier` counts each notifier's rows by state, keeps the error of its latest
+/// failed attempt (even when the row was delivered later), is sorted by name, and is empty for
+/// an empty outbox.
+pub async fn outbox_counts_and_last_errors_per_notifier(store: Arc<dyn StatusStore>) {
+    let s = &*store;
+    assert_eq!(must(s.outbox_by_notifier().await, "empty"), vec![]);
+    let loc = add(s, "Home").await;
+    let row = |n: &str, c: &str, t| note(n, c, alert(AlertKind::Test, &loc, at(t)));
+    must(
+        s.apply_transition(&notify(
+            loc.id,
+            Status::Up,
+            vec![
+                row("telegram", "A", 1),
+                row("telegram", "A", 2),
+                row("telegram", "B", 3),
+                row("console", "A", 4),
+            ],
+        ))
+        .await,
+        "queue rows",
+    );
+    let heads = claim(s, at(10), 100).await;
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    let (tg_a, tg_b, console) = (heads[0].id, heads[1].id, heads[2].id);
+    must(
+        s.retry_notification(tg_a, at(20), "HTTP 500 from the Bot API")
+            .await,
+        "retry",
+    );
+    must(s.fail_notification(tg_b, "chat not found").await, "give up");
+    must(s.complete_notification(console, None, at(10)).await, "done");
+    let again = claim(s, at(30), 100).await;
+    assert_eq!(again.first().map(|i| i.id), Some(tg_a), "{again:?}");
+    must(s.complete_notification(tg_a, None, at(30)).await, "done");
+
+    let stats = must(s.outbox_by_notifier().await, "stats");
+    let names: Vec<_> = stats.iter().map(|n| n.notifier.as_str()).collect();
+    assert_eq!(names, vec!["console", "telegram"], "sorted by name");
+    let (c, t) = (&stats[0], &stats[1]);
+    assert_eq!(
+        (c.pending, c.delivered, c.failed, c.last_error.as_deref()),
+        (0, 1, 0, None),
+        "console: {c:?}"
+    );
+    assert_eq!(
+        (t.pending, t.delivered, t.failed),
+        (1, 1, 1),
+        "telegram: the second A row waits, the first was delivered, B gave up: {t:?}"
+    );
+    assert_eq!(
+        t.last_error.as_deref(),
+        Some("HTTP 500 from the Bot API"),
+        "the latest failed attempt (due at 20 s) wins over the give-up of a row due earlier: {t:?}"
+    );
+    assert!(t.last_error_at.is_some(), "{t:?}");
 }
 
 /// `next_notification_due` follows the earliest due head and is `None` when nothing is pending;

@@ -65,6 +65,12 @@ pub struct T {
     pub delivered: &'static str,
     pub failed: &'static str,
     pub configured_notifiers: &'static str,
+    /// Column: the notifier's last error.
+    pub last_error: &'static str,
+    /// Row of outbox rows of a notifier that is no longer configured.
+    pub not_configured: &'static str,
+    /// Heading of the per-notifier table's totals row.
+    pub total: &'static str,
     pub no_notifiers: &'static str,
     pub send_test: &'static str,
     pub role: &'static str,
@@ -149,6 +155,9 @@ const EN: T = T {
     delivered: "Delivered",
     failed: "Failed",
     configured_notifiers: "Configured notifiers",
+    last_error: "Last error",
+    not_configured: "no longer configured",
+    total: "All",
     no_notifiers: "No notifier is configured: alerts are printed on the console.",
     send_test: "Send test alert",
     role: "Role",
@@ -233,6 +242,9 @@ const UK: T = T {
     delivered: "Доставлено",
     failed: "Помилки",
     configured_notifiers: "Налаштовані канали",
+    last_error: "Остання помилка",
+    not_configured: "більше не налаштований",
+    total: "Усі",
     no_notifiers: "Канали не налаштовано: сповіщення друкуються в консоль.",
     send_test: "Надіслати тестове сповіщення",
     role: "Роль",

@@ -128,6 +128,12 @@ pub struct DevicePage {
 #[derive(Debug, Clone)]
 pub struct NotifierRow {
     pub name: String,
+    pub pending: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    /// The last error and when ("" when none).
+    pub last_error: String,
+    pub last_error_at: String,
 }
 
 #[derive(TemplateSimple)]

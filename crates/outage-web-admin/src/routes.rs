@@ -711,13 +711,7 @@ async fn notifiers_page(
         .collect();
     let body = render(NotifiersPage {
         t,
-        notifiers: inner
-            .notifiers
-            .iter()
-            .map(|n| NotifierRow {
-                name: n.name().to_string(),
-            })
-            .collect(),
+        notifiers: notifier_rows(inner, t).await?,
         pending: stats.pending,
         delivered: stats.delivered,
         failed: stats.failed,
@@ -727,6 +721,46 @@ async fn notifiers_page(
         csrf: who.csrf.clone(),
     });
     Ok(page(t, t.notifiers, who, flash, body))
+}
+
+/// One row per configured notifier (zero counts when it has sent nothing yet), then the
+/// notifiers that still have outbox rows but are no longer configured.
+async fn notifier_rows(inner: &Inner, t: &'static T) -> Result<Vec<NotifierRow>, Fail> {
+    let tz = inner.settings.timezone;
+    let mut stats = inner.store.outbox_by_notifier().await?;
+    let mut rows = Vec::new();
+    let mut push = |name: String, st: Option<outage_core::store::NotifierOutboxStats>| {
+        let st = st.unwrap_or(outage_core::store::NotifierOutboxStats {
+            notifier: String::new(),
+            pending: 0,
+            delivered: 0,
+            failed: 0,
+            last_error: None,
+            last_error_at: None,
+        });
+        rows.push(NotifierRow {
+            name,
+            pending: st.pending,
+            delivered: st.delivered,
+            failed: st.failed,
+            last_error: st.last_error.unwrap_or_default(),
+            last_error_at: st
+                .last_error_at
+                .map(|a| views::local(tz, a))
+                .unwrap_or_default(),
+        });
+    };
+    for n in &inner.notifiers {
+        let found = stats
+            .iter()
+            .position(|s| s.notifier == n.name())
+            .map(|i| stats.remove(i));
+        push(n.name().to_string(), found);
+    }
+    for st in stats {
+        push(format!("{} ({})", st.notifier, t.not_configured), Some(st));
+    }
+    Ok(rows)
 }
 
 /// The location form's fields, checked.

@@ -627,3 +627,57 @@ async fn with_monitor_language_uk_the_pages_speak_ukrainian() {
     assert!(a.body.contains("Локації"), "{}", a.body);
     assert!(!a.body.contains(">Locations<"), "{}", a.body);
 }
+
+#[tokio::test]
+async fn the_notifier_page_shows_counts_and_the_last_error_per_notifier() {
+    use outage_core::store::{EventChange, NewNotification, Transition};
+    use outage_core::{Alert, AlertKind, Cause, Status};
+    let h = Harness::new().await;
+    h.user("anna", Role::Admin, "long password").await;
+    let id = h.location("Home").await;
+    let now = Utc::now();
+    let alert = Alert {
+        kind: AlertKind::Test,
+        location_id: outage_core::LocationId(id),
+        location_name: "Home".into(),
+        event_id: None,
+        started_at: None,
+        detected_at: None,
+        ended_at: None,
+        cause: Cause::Unknown,
+        at: now,
+    };
+    h.store
+        .apply_transition(&Transition {
+            location_id: outage_core::LocationId(id),
+            status: Status::Up,
+            interval: None,
+            event: EventChange::None,
+            notifications: vec![NewNotification {
+                notifier: "telegram".into(),
+                chat: "-100".into(),
+                alert,
+            }],
+        })
+        .await
+        .unwrap();
+    let item = h.store.claim_notifications(now, 10).await.unwrap();
+    h.store
+        .fail_notification(item[0].id, "<b>chat not found</b>")
+        .await
+        .unwrap();
+    let (mut jar, _) = h.login("anna", "long password").await;
+    let a = h.get(&mut jar, "/admin/notifiers").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.body.contains("telegram (no longer configured)"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body.contains("&lt;b&gt;chat not found&lt;/b&gt;"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("id=\"outbox-failed\">1<"), "{}", a.body);
+}
