@@ -1,12 +1,12 @@
-# outage-monitor as a Nix flake (DESIGN §7). The Nix code lives in nix/:
-#   nix/package.nix    the binary (rustPlatform.buildRustPackage over the root Cargo workspace)
-#   nix/module.nix     the NixOS module, services.outage-monitor
-#   nix/vm-test.nix    the NixOS VM test in `checks`
-#   nix/eval-test.nix  offline evaluation of all of the above (run by nix/eval-test.sh in CI)
+# outage-monitor as a Nix flake (DESIGN §7). This file only wires the outputs together:
+#   nix/package.nix            the binary (buildRustPackage over the root Cargo workspace)
+#   nixos-module/default.nix   the NixOS module, services.outage-monitor (nixosModules.default)
+#   nixos-module/vm-test.nix   the NixOS VM test in `checks`
+#   nix/eval-test.nix          offline evaluation of all of the above and of flake.lock
+#                              (run by nix/eval-test.sh in CI)
 #
-# There is no flake.lock in the repository yet: the project's machines cannot reach GitHub.
-# The first `nix flake lock` (or `nix build`, `nix run`, `nix flake check`) on a machine with
-# network access creates it; commit it then, so every later build uses the same Nixpkgs.
+# flake.lock pins nixpkgs (nixos-unstable); `nix flake update` moves it forward, then commit
+# flake.lock (book/src/nixos.md says which revision is locked and where it came from).
 {
   description = "outage-monitor: a self-hosted power-outage monitor (heartbeats in, Telegram alerts and weekly diagrams out)";
 
@@ -52,14 +52,14 @@
       nixosModules.default =
         { lib, pkgs, ... }:
         {
-          imports = [ ./nix/module.nix ];
+          imports = [ ./nixos-module/default.nix ];
           services.outage-monitor.package = lib.mkDefault (packageFor pkgs);
         };
 
       checks = forAllSystems (pkgs: {
         package = packageFor pkgs;
         vm = pkgs.testers.runNixOSTest (
-          import ./nix/vm-test.nix { nixosModule = self.nixosModules.default; }
+          import ./nixos-module/vm-test.nix { nixosModule = self.nixosModules.default; }
         );
       });
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Nix packaging checks (flake.nix, nix/), called by .ci/run: installs Debian's nix-bin when
-# `nix-instantiate` is missing, then runs nix/eval-test.sh (parse every .nix file, evaluate
-# the NixOS module, the package and the flake offline with ../shared/nixpkgs-lib, assert on
-# the JSON). Takes a few seconds once nix-bin is there; nothing is downloaded but the Debian
-# package, and nothing is built. `nix flake check` and the VM test need a machine with Nix
+# Nix packaging checks (flake.nix, flake.lock, nix/, nixos-module/), called by .ci/run:
+# installs Debian's nix-bin when `nix-instantiate` is missing, then runs nix/eval-test.sh
+# (parse every .nix file, evaluate the NixOS module, the package and the flake offline with a
+# standalone copy of Nixpkgs' lib, check flake.lock against flake.nix, assert on the JSON).
+# Takes a few seconds once nix-bin is there; nothing is downloaded but the Debian package, and
+# nothing is built. `nix flake check` and the VM test need a machine with Nix
 # and network access and do not run here (see book/src/nixos.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

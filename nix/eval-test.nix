@@ -1,15 +1,17 @@
 # Offline evaluation of the NixOS module, the package expression and the flake, without
-# Nixpkgs: only its `lib` (a copy lives in ../shared/nixpkgs-lib, see nix/eval-test.sh).
+# Nixpkgs: only its `lib` (a standalone copy; nix/eval-test.sh says where it is looked for).
 #
 #   nix-instantiate --store dummy:// --eval --strict --json nix/eval-test.nix \
 #     --argstr libPath /abs/path/to/nixpkgs-lib/lib
 #
-# `lib.evalModules` runs over nix/module.nix plus small stubs of the NixOS options it writes
-# (systemd.services, networking.firewall, services.postgresql, environment, assertions,
-# warnings), so every option is type-checked and the generated unit is returned as JSON.
+# `lib.evalModules` runs over the NixOS module (nixos-module/default.nix) plus small stubs of
+# the NixOS options it writes (systemd.services, networking.firewall, services.postgresql,
+# environment, assertions, warnings), so every option is type-checked and the generated unit
+# is returned as JSON.
 # `pkgs` is a stub too: `formats.toml` renders with a small TOML writer below, `callPackage`
 # really evaluates nix/package.nix (with `buildRustPackage` returning its arguments), and
-# builders return fake derivations. eval-test.sh asserts on the result.
+# builders return fake derivations. `flake` also returns flake.nix's inputs, which eval-test.sh
+# compares with flake.lock. eval-test.sh asserts on the result.
 { libPath }:
 
 let
@@ -302,7 +304,7 @@ let
       package = cfg.package.name;
     };
 
-  module = ./module.nix;
+  module = ../nixos-module/default.nix;
   enable = {
     services.outage-monitor.enable = true;
   };
@@ -412,7 +414,9 @@ let
         "book" = keeps "book" "directory";
         "target" = keeps "target" "directory";
         "nix" = keeps "nix" "directory";
+        "nixos-module" = keeps "nixos-module" "directory";
         "flake.nix" = keeps "flake.nix" "regular";
+        "flake.lock" = keeps "flake.lock" "regular";
         "README.md" = keeps "README.md" "regular";
       };
     };
@@ -436,6 +440,9 @@ let
     {
       inherit (f) description;
       nixpkgsUrl = f.inputs.nixpkgs.url;
+      # Every input's URL and the arguments of `outputs`, compared with flake.lock.
+      inputs = lib.mapAttrs (_: i: i.url or null) f.inputs;
+      outputsArgs = builtins.attrNames (builtins.functionArgs f.outputs);
       systems = builtins.attrNames self.packages;
       package = self.packages.${system}.default.name;
       app = {

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Offline checks of the Nix packaging; run by .ci/nix.sh, or by hand: `bash nix/eval-test.sh`.
 #
-#  1. `nix-instantiate --parse` on flake.nix and every nix/*.nix.
+#  1. `nix-instantiate --parse` on flake.nix, every nix/*.nix and nixos-module/*.nix.
 #  2. nix/eval-test.nix evaluated with Nixpkgs' `lib` only (no Nixpkgs, no downloads,
 #     `--store dummy://` so nothing is written to /nix/store): the NixOS module under five
 #     configurations plus a misconfigured one, the package expression and the flake's outputs
 #     (including the VM test's machines); Python asserts on the JSON.
-#  3. If an `outage-monitor` binary is already built (CI builds one for its tests; this script
+#  3. flake.lock read with `builtins.fromJSON`: version 7, the root's inputs are flake.nix's
+#     inputs, each node's `original` is its input's URL, `locked` is a GitHub revision (40 hex
+#     digits) with an SRI sha256 narHash, and book/src/nixos.md names the locked revision.
+#  4. If an `outage-monitor` binary is already built (CI builds one for its tests; this script
 #     never builds), `check-config` reads each TOML file the module renders.
-#  4. deadnix and nixfmt (.ci/nix.sh installs them; skipped with a note when missing elsewhere).
+#  5. deadnix and nixfmt (.ci/nix.sh installs them; skipped with a note when missing elsewhere).
 #
 # The Nixpkgs lib: $NIXPKGS_LIB, else ../shared/nixpkgs-lib/lib beside the repository, else
 # /work/shared/nixpkgs-lib/lib. Without one the script is SKIPPED, or fails when CI is set.
@@ -53,7 +56,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 parse_failed=0
-nix_files=(flake.nix nix/*.nix)
+nix_files=(flake.nix nix/*.nix nixos-module/*.nix)
 for f in "${nix_files[@]}"; do
   if ! nixi --parse "$f" >/dev/null 2>"$work/parse.err"; then
     echo "FAIL - nix-instantiate --parse $f"
@@ -68,6 +71,15 @@ if ! nixi --eval --strict --json nix/eval-test.nix --argstr libPath "$lib" \
   eval_ok=0
   echo "FAIL - nix/eval-test.nix does not evaluate:"
   cat "$work/eval.err"
+fi
+
+# flake.lock, read by Nix's own JSON parser (what `nix` itself does with it).
+lock_ok=1
+if ! nixi --eval --strict --json --expr 'builtins.fromJSON (builtins.readFile ./flake.lock)' \
+  >"$work/lock.json" 2>"$work/lock.err"; then
+  lock_ok=0
+  echo "FAIL - flake.lock does not parse:"
+  cat "$work/lock.err"
 fi
 
 # An already-built binary (never built here).
@@ -107,7 +119,7 @@ else
   echo "SKIPPED: nixfmt (not installed; cargo install nixfmt_rs)"
 fi
 
-PARSE_FAILED=$parse_failed PARSED=${#nix_files[@]} EVAL_OK=$eval_ok BIN="$bin" \
+PARSE_FAILED=$parse_failed PARSED=${#nix_files[@]} EVAL_OK=$eval_ok LOCK_OK=$lock_ok BIN="$bin" \
   WORK="$work" LINT="$lint_results" python3 - <<'PY'
 import json, os, re, subprocess, sys, tomllib
 
@@ -137,6 +149,8 @@ check(f"nix-instantiate --parse on {os.environ['PARSED']} files", parse_failed =
 for line in open(os.environ["LINT"]):
     status, name = line.split(" ", 1)
     check(name.strip(), status == "ok")
+lock_ok = os.environ["LOCK_OK"] == "1"
+check("flake.lock parses as JSON (builtins.fromJSON)", lock_ok)
 if os.environ["EVAL_OK"] != "1":
     check("nix/eval-test.nix evaluates", False)
     finish()
@@ -324,7 +338,8 @@ keeps = p["srcKeeps"]
 want_in = ["Cargo.toml", "Cargo.lock", "LICENSE", "crates", "crates/outage-monitor/Cargo.toml",
            "crates/outage-render-plotters/FONT-LICENSE", "migrations",
            "migrations/sqlite/0001_initial.sql", "examples"]
-want_out = ["firmware", "book", "target", "nix", "flake.nix", "README.md"]
+want_out = ["firmware", "book", "target", "nix", "nixos-module", "flake.nix", "flake.lock",
+            "README.md"]
 check("package: src keeps the workspace and migrations, leaves out firmware/ and the rest",
       all(keeps[k] for k in want_in) and not any(keeps[k] for k in want_out), keeps)
 check("package: the filtered source can be imported",
@@ -369,6 +384,65 @@ check("VM test: waits for the unit, curls /healthz, adds a location and sends a 
 undefined_nodes = set(re.findall(r"\b(\w+)\.(?:succeed|fail|wait_for_unit)\(", script)) \
     - set(nodes) - {"machine"}
 check("VM test: the script only uses its machines", not undefined_nodes, undefined_nodes)
+
+# --- flake.lock ----------------------------------------------------------------------------
+def flake_ref(url):
+    """`github:owner/repo[/ref]` as the `original` node Nix writes into flake.lock."""
+    m = re.fullmatch(r"github:([^/]+)/([^/?]+)(?:/([^?]+))?", url or "")
+    if not m:
+        return None
+    owner, repo, ref = m.groups()
+    return {"type": "github", "owner": owner, "repo": repo} | ({"ref": ref} if ref else {})
+
+
+def at(obj, *keys):
+    """obj[k1][k2]…, or None when a step is missing or not an object."""
+    for k in keys:
+        obj = obj.get(k) if isinstance(obj, dict) else None
+    return obj
+
+
+if lock_ok:
+    lock = json.load(open(f"{work}/lock.json"))
+    lock_nodes = at(lock, "nodes")
+    lock_nodes = lock_nodes if isinstance(lock_nodes, dict) else {}
+    check("flake.lock: version 7, root node \"root\"",
+          at(lock, "version") == 7 and at(lock, "root") == "root" and "root" in lock_nodes,
+          {k: at(lock, k) for k in ("version", "root")})
+    root_inputs = at(lock_nodes, "root", "inputs")
+    check("flake.lock: the root's inputs are flake.nix's inputs (nixpkgs only)",
+          f["inputs"] == {"nixpkgs": "github:NixOS/nixpkgs/nixos-unstable"}
+          and f["outputsArgs"] == ["nixpkgs", "self"]
+          and root_inputs == {name: name for name in f["inputs"]}
+          and set(lock_nodes) == {"root", *f["inputs"]},
+          {"flake.nix inputs": f["inputs"], "outputs args": f["outputsArgs"],
+           "root inputs": root_inputs, "nodes": sorted(lock_nodes)})
+    for name, url in f["inputs"].items():
+        original = at(lock_nodes, name, "original")
+        check(f"flake.lock: {name}'s original is flake.nix's inputs.{name}.url ({url})",
+              flake_ref(url) is not None and original == flake_ref(url),
+              {"original": original, "from url": flake_ref(url)})
+        locked = at(lock_nodes, name, "locked")
+        locked = locked if isinstance(locked, dict) else {}
+        rev = locked.get("rev")
+        nar_hash = locked.get("narHash")
+        last_modified = locked.get("lastModified")
+        check(f"flake.lock: {name} is locked to a GitHub revision (40 hex digits) with a "
+              "sha256 narHash",
+              set(locked) == {"lastModified", "narHash", "owner", "repo", "rev", "type"}
+              and locked["type"] == "github"
+              and (locked["owner"], locked["repo"])
+              == (at(original, "owner"), at(original, "repo"))
+              and isinstance(rev, str) and re.fullmatch(r"[0-9a-f]{40}", rev) is not None
+              and isinstance(nar_hash, str)
+              and re.fullmatch(r"sha256-[A-Za-z0-9+/]{43}=", nar_hash) is not None
+              and type(last_modified) is int and last_modified >= 1735689600,  # 2025-01-01
+              locked)
+        if name == "nixpkgs":
+            book = open("book/src/nixos.md").read()
+            check("flake.lock: book/src/nixos.md names the locked nixpkgs revision",
+                  isinstance(rev, str) and rev != "" and rev in book,
+                  f"{rev} not in book/src/nixos.md")
 
 # --- the real binary reads the rendered files ---------------------------------------------
 bin_path = os.environ["BIN"]

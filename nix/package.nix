@@ -1,7 +1,8 @@
 # The `outage-monitor` binary, built from this repository with Nixpkgs' Rust tooling.
 #
 # Used by the flake (`packages.<system>.default`) and, when the NixOS module is imported
-# without the flake, as the module's default package (`pkgs.callPackage ./package.nix { }`).
+# without the flake, as the module's default package (nixos-module/default.nix calls
+# `pkgs.callPackage ../nix/package.nix { }`).
 {
   lib,
   rustPlatform,
@@ -12,8 +13,8 @@ let
   workspace = (lib.importTOML ../Cargo.toml).workspace.package;
 
   # Only what `cargo build` needs. `firmware/` is a workspace of its own (with its own
-  # Cargo.lock) and is left out, as are the book, CI scripts and this directory, so editing
-  # them does not rebuild the binary.
+  # Cargo.lock) and is left out, as are the book, the CI scripts and the Nix files (this
+  # directory, nixos-module/, flake.nix, flake.lock), so editing them does not rebuild the binary.
   keep = [
     "Cargo.toml"
     "Cargo.lock"

@@ -79,7 +79,7 @@ in
 
     package = mkOption {
       type = types.package;
-      default = pkgs.callPackage ./package.nix { };
+      default = pkgs.callPackage ../nix/package.nix { };
       defaultText = lib.literalMD "the flake's `packages.<system>.default` (without the flake: `pkgs.callPackage ./nix/package.nix { }`)";
       description = "The outage-monitor package to run.";
     };
