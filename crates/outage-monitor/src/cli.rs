@@ -100,6 +100,21 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
+    /// Ask a running `serve` whether it is ready (GET /readyz): exit 0 when it is, 1 with the
+    /// reason when not. For container health checks, where there is no shell or curl:
+    /// `HEALTHCHECK CMD ["/outage-monitor", "healthcheck"]`.
+    ///
+    /// Checks the address of server.listen from the configuration (0.0.0.0 and [::] mean the
+    /// loopback), or --url.
+    Healthcheck {
+        /// Base URL of the monitor to check, e.g. http://127.0.0.1:8080 (default: from
+        /// server.listen).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Give up after this long.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
     /// A one-minute demonstration with three simulated devices on a temporary database.
     Demo {
         /// Heartbeat timeout used in the demo.
@@ -286,6 +301,24 @@ pub enum LocationCommand {
         /// working). Without it the key appears as <API_KEY>, since only its hash is stored.
         #[arg(long, requires = "device_config")]
         new_key: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register many locations from a CSV file, keeping the API keys they already have
+    /// (e.g. exported from the classic Django monitor, so flashed devices need no change).
+    ///
+    /// The first row names the columns: `name` and `api_key` are required; `timeout` (30s, 2m
+    /// or plain seconds; default monitor.default_timeout) and `chat_id` are optional; other
+    /// columns are ignored. The whole file is checked before anything is written: one bad row
+    /// and nothing is imported. A row whose name already exists is skipped with a note.
+    Import {
+        /// The CSV file (UTF-8, comma-separated, quoted fields allowed); `-` reads stdin.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// Check the file and say what would be imported, without writing.
+        #[arg(long)]
+        dry_run: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,

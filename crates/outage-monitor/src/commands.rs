@@ -38,6 +38,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::serve::serve(cfg, None).await
         }
         Command::Demo { timeout } => crate::demo::run(timeout).await,
+        // With --url the configuration is not needed, so a broken one does not fail the check.
+        Command::Healthcheck { url, timeout } => match url {
+            Some(u) => crate::healthcheck::run(None, Some(&u), timeout).await,
+            None => crate::healthcheck::run(Some(&load()?), None, timeout).await,
+        },
         Command::Migrate => {
             let cfg = load()?;
             open_store(&cfg).await?;
@@ -347,7 +352,7 @@ fn admin_line(cfg: &Config, users: Option<usize>) -> Result<String> {
 
 /// A location name as typed: trimmed, not empty, and not only digits (commands take an id or a
 /// name, so a name like `1` could never be reached by name).
-fn location_name(raw: &str) -> Result<String> {
+pub fn location_name(raw: &str) -> Result<String> {
     let name = raw.trim();
     if name.is_empty() {
         bail!("--name must not be empty");
@@ -391,7 +396,7 @@ async fn test_alert(cfg: &Config, loc: &outage_core::Location, json: bool) -> Re
 
 /// A location's chat override, checked the way the configured Telegram notifier will read it
 /// (so a typo fails now, not at the first outage).
-fn chat_override(cfg: &Config, raw: &str) -> Result<String> {
+pub fn chat_override(cfg: &Config, raw: &str) -> Result<String> {
     let chat = raw.trim();
     if chat.is_empty() {
         bail!("--chat-id must not be empty (use --no-chat-id to remove an override)");
@@ -447,7 +452,10 @@ fn location_json(r: &LocationRecord, now: DateTime<Utc>) -> serde_json::Value {
 
 async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
     let store = match cmd {
-        LocationCommand::Add { .. } => open_store(&cfg).await?,
+        LocationCommand::Add { .. } | LocationCommand::Import { dry_run: false, .. } => {
+            open_store(&cfg).await?
+        }
+        LocationCommand::Import { .. } => open_store_or_empty(&cfg).await?,
         LocationCommand::List { .. } => open_store_or_empty(&cfg).await?,
         _ => open_existing_store(&cfg).await?,
     };
@@ -504,6 +512,9 @@ async fn location(cfg: Config, cmd: LocationCommand) -> Result<()> {
                     key.expose()
                 );
             }
+        }
+        LocationCommand::Import { csv, dry_run, json } => {
+            crate::import::run(&cfg, store.as_ref(), &csv, dry_run, json, now).await?;
         }
         LocationCommand::List { json } => {
             let all = store.list_locations().await?;

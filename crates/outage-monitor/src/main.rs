@@ -4,6 +4,8 @@
 mod cli;
 mod commands;
 mod demo;
+mod healthcheck;
+mod import;
 mod plugins;
 mod reports;
 mod serve;

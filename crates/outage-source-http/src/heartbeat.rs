@@ -26,7 +26,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::config::MAX_FACT_CHARS;
 use crate::reply;
-use crate::server::AppState;
+use crate::server::{AppState, HEARTBEAT_PATH, LEGACY_HEARTBEAT_PATH};
 
 /// Message for a request without any key.
 pub(crate) const MISSING_KEY: &str =
@@ -35,10 +35,36 @@ pub(crate) const MISSING_KEY: &str =
 /// The heartbeat handler.
 pub(crate) struct HeartbeatHandler {
     pub(crate) state: Arc<AppState>,
+    /// Serving the deprecated `/api/heartbeat/` of the classic design: a body that is not JSON
+    /// (those devices may send a form or plain text) counts as a beat without facts instead of
+    /// a 415, and the first such beat logs a hint to move the device to the current path.
+    pub(crate) legacy: Option<LegacyPath>,
+}
+
+/// State of the deprecated alias route.
+#[derive(Default)]
+pub(crate) struct LegacyPath {
+    warned: std::sync::atomic::AtomicBool,
+}
+
+impl HeartbeatHandler {
+    pub(crate) fn new(state: Arc<AppState>) -> Self {
+        Self {
+            state,
+            legacy: None,
+        }
+    }
+
+    pub(crate) fn legacy(state: Arc<AppState>) -> Self {
+        Self {
+            state,
+            legacy: Some(LegacyPath::default()),
+        }
+    }
 }
 
 /// Why a request was refused before reaching the engine, or what the engine said.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
     status: StatusCode,
     reason: RejectReason,
@@ -85,14 +111,27 @@ impl Handler for HeartbeatHandler {
         _ctrl: &mut FlowCtrl,
     ) {
         match self.accept(req).await {
-            Ok(ack) => reply::json(
-                res,
-                StatusCode::OK,
-                &serde_json::json!({
-                    "status": ack.status.as_str(),
-                    "next_in_s": ack.next_in.as_secs(),
-                }),
-            ),
+            Ok(ack) => {
+                if let Some(legacy) = &self.legacy
+                    && !legacy
+                        .warned
+                        .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        remote = %req.remote_addr(),
+                        "a device posts to the deprecated {LEGACY_HEARTBEAT_PATH}; it works, \
+                         but point it at {HEARTBEAT_PATH} when it is next flashed"
+                    );
+                }
+                reply::json(
+                    res,
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "status": ack.status.as_str(),
+                        "next_in_s": ack.next_in.as_secs(),
+                    }),
+                )
+            }
             Err(refusal) => {
                 self.state.ctx.metrics.heartbeat_rejected(refusal.reason);
                 tracing::debug!(
@@ -123,18 +162,22 @@ impl HeartbeatHandler {
             .headers()
             .get(CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("(not text)").to_string());
-        if declared.is_some_and(|n| n > 0) {
-            check_content_type(content_type.as_deref())?;
+        // The classic design's devices are kept as they are: whatever body they send that is
+        // not JSON is read (within the limit) and then ignored.
+        let lenient = self.legacy.is_some();
+        let json = check_content_type(content_type.as_deref());
+        if declared.is_some_and(|n| n > 0) && !lenient {
+            json.clone()?;
         }
         let body = if declared == Some(0) {
             Vec::new()
         } else {
             self.read_body(req).await?
         };
-        let facts = if is_blank(&body) {
+        let facts = if is_blank(&body) || (lenient && json.is_err()) {
             DeviceFacts::default()
         } else {
-            check_content_type(content_type.as_deref())?;
+            json?;
             parse_facts(&body).map_err(|e| Refusal::malformed(format!("invalid body: {e}")))?
         };
         self.deliver(key, facts).await
@@ -207,11 +250,16 @@ fn api_key(req: &Request) -> Result<String, Refusal> {
     Err(Refusal::unauthorized(MISSING_KEY))
 }
 
-/// `Bearer <token>` (scheme case-insensitive, as RFC 9110 says) → token.
+/// `Bearer <token>` → token; schemes case-insensitive, as RFC 9110 says. `Api-Key <token>` and
+/// `Token <token>`, which Django REST framework devices of the classic design send, are
+/// accepted too.
 fn bearer_token(value: &HeaderValue) -> Option<&str> {
     let s = value.to_str().ok()?.trim();
     let (scheme, rest) = s.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !["bearer", "api-key", "token"]
+        .iter()
+        .any(|known| scheme.eq_ignore_ascii_case(known))
+    {
         return None;
     }
     token(rest)
@@ -516,6 +564,8 @@ mod tests {
         let ok = |v: &'static str| bearer_token(&HeaderValue::from_static(v)).map(str::to_string);
         assert_eq!(ok("Bearer abc").as_deref(), Some("abc"));
         assert_eq!(ok("bearer   abc ").as_deref(), Some("abc"));
+        assert_eq!(ok("Api-Key abc").as_deref(), Some("abc"));
+        assert_eq!(ok("token abc").as_deref(), Some("abc"));
         assert_eq!(ok("Basic abc"), None);
         assert_eq!(ok("Bearer"), None);
         assert_eq!(ok("Bearer "), None);

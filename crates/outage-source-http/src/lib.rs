@@ -64,7 +64,7 @@ use outage_core::source::HeartbeatSource;
 pub use api::ReadApi;
 pub use config::HttpConfig;
 pub use heartbeat::parse_heartbeat_body;
-pub use server::{HEARTBEAT_PATH, HttpSource, routes, source_context};
+pub use server::{HEARTBEAT_PATH, HttpSource, LEGACY_HEARTBEAT_PATH, routes, source_context};
 
 /// Re-exported so the binary and router crates use the same salvo version.
 pub use salvo;

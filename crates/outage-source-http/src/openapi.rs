@@ -104,6 +104,47 @@ fn query_param(name: &str, description: &str, schema: Value) -> Value {
     })
 }
 
+/// `POST` of the heartbeat; `legacy` for the classic design's deprecated `/api/heartbeat/`,
+/// which takes any body type (a body that is not JSON is ignored) and so never answers 415.
+fn heartbeat_operation(legacy: bool) -> Value {
+    let mut op = json!({
+        "post": {
+            "operationId": "postHeartbeat",
+            "summary": "Report that a location still has power",
+            "tags": ["ingest"],
+            "security": [{ "locationKey": [] }, { "locationKeyHeader": [] }],
+            "requestBody": {
+                "required": false,
+                "description": "Optional device facts, at most 1 KiB. Unknown fields are ignored; null counts as absent. An empty body is a beat without facts.",
+                "content": { "application/json": { "schema": schema("HeartbeatFacts") } }
+            },
+            "responses": {
+                "200": json_response("Beat accepted", schema("HeartbeatAck")),
+                "400": response("BadRequest"),
+                "401": response("Unauthorized"),
+                "403": json_response("The location is disabled", schema("Error")),
+                "408": json_response("The body was not received in time", schema("Error")),
+                "413": json_response("Body larger than 1 KiB", schema("Error")),
+                "415": json_response("A body that is not application/json", schema("Error")),
+                "503": response("Unavailable")
+            }
+        }
+    });
+    if legacy {
+        let post = &mut op["post"];
+        post["operationId"] = json!("postHeartbeatLegacy");
+        post["deprecated"] = json!(true);
+        post["summary"] = json!("Heartbeat at the classic design's path (deprecated alias)");
+        post["description"] = json!(
+            "Kept so devices flashed for the classic Django design work unchanged: the same keys and headers as /api/v1/heartbeat (also `Authorization: Api-Key <key>` or `Token <key>`). A body that is not application/json is ignored. Move devices to /api/v1/heartbeat when they are next flashed."
+        );
+        if let Some(responses) = post["responses"].as_object_mut() {
+            responses.remove("415");
+        }
+    }
+    op
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let id = json!({ "$ref": "#/components/parameters/LocationId" });
@@ -129,29 +170,8 @@ pub fn document() -> Value {
             "license": { "name": "MIT", "identifier": "MIT" }
         },
         "paths": {
-            "/api/v1/heartbeat": {
-                "post": {
-                    "operationId": "postHeartbeat",
-                    "summary": "Report that a location still has power",
-                    "tags": ["ingest"],
-                    "security": [{ "locationKey": [] }, { "locationKeyHeader": [] }],
-                    "requestBody": {
-                        "required": false,
-                        "description": "Optional device facts, at most 1 KiB. Unknown fields are ignored; null counts as absent. An empty body is a beat without facts.",
-                        "content": { "application/json": { "schema": schema("HeartbeatFacts") } }
-                    },
-                    "responses": {
-                        "200": json_response("Beat accepted", schema("HeartbeatAck")),
-                        "400": response("BadRequest"),
-                        "401": response("Unauthorized"),
-                        "403": json_response("The location is disabled", schema("Error")),
-                        "408": json_response("The body was not received in time", schema("Error")),
-                        "413": json_response("Body larger than 1 KiB", schema("Error")),
-                        "415": json_response("A body that is not application/json", schema("Error")),
-                        "503": response("Unavailable")
-                    }
-                }
-            },
+            "/api/v1/heartbeat": heartbeat_operation(false),
+            "/api/heartbeat/": heartbeat_operation(true),
             "/healthz": {
                 "get": {
                     "operationId": "getHealthz",

@@ -21,6 +21,10 @@ use crate::reply::JsonErrorGoal;
 /// Path of the heartbeat endpoint.
 pub const HEARTBEAT_PATH: &str = "/api/v1/heartbeat";
 
+/// The heartbeat path of the classic design this project grew from, kept as a deprecated
+/// alias so devices flashed for it work unchanged (same keys and headers).
+pub const LEGACY_HEARTBEAT_PATH: &str = "/api/heartbeat/";
+
 /// What the built-in handlers share.
 pub(crate) struct AppState {
     pub(crate) ctx: SourceContext,
@@ -110,9 +114,12 @@ pub fn routes(ctx: &SourceContext, cfg: &HttpConfig) -> Router {
     });
     Router::new()
         .push(
-            Router::with_path(HEARTBEAT_PATH.trim_start_matches('/')).post(HeartbeatHandler {
-                state: state.clone(),
-            }),
+            Router::with_path(HEARTBEAT_PATH.trim_start_matches('/'))
+                .post(HeartbeatHandler::new(state.clone())),
+        )
+        .push(
+            Router::with_path(LEGACY_HEARTBEAT_PATH.trim_matches('/'))
+                .post(HeartbeatHandler::legacy(state.clone())),
         )
         // HEAD too: some uptime checkers probe with it.
         .push(Router::with_path("healthz").get(Healthz).head(Healthz))

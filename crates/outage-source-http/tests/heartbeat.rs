@@ -191,7 +191,7 @@ async fn missing_unknown_and_malformed_keys_get_401() {
         "Bearer ",
         "Bearer two words",
         KEY,
-        "Token abc",
+        "Digest abc",
     ] {
         let res = h
             .client
@@ -457,4 +457,79 @@ async fn a_wedged_engine_gets_503_after_the_request_timeout() {
     );
     assert!(started.elapsed() >= TIMEOUT, "{:?}", started.elapsed());
     h.assert_alive().await;
+}
+
+#[tokio::test]
+async fn classic_design_path_is_an_alias_that_ignores_non_json_bodies() {
+    let h = Harness::start().await;
+    // Devices flashed for the classic design: its path (with and without the trailing
+    // slash), its header schemes, and whatever body they send.
+    type Case<'a> = (&'a str, (&'a str, String), Option<(&'a str, &'a str)>);
+    let cases: [Case<'_>; 5] = [
+        ("/api/heartbeat/", ("X-API-Key", KEY.to_string()), None),
+        (
+            "/api/heartbeat/",
+            ("Authorization", format!("Api-Key {KEY}")),
+            Some((
+                "application/x-www-form-urlencoded",
+                "status=alive&uptime=12",
+            )),
+        ),
+        (
+            "/api/heartbeat",
+            ("Authorization", format!("Token {KEY}")),
+            Some(("text/plain", "ping")),
+        ),
+        (
+            "/api/heartbeat/",
+            ("Authorization", format!("Bearer {KEY}")),
+            Some(("application/json", r#"{"uptime_s":5,"boot_id":"b1"}"#)),
+        ),
+        (
+            "/api/v1/heartbeat",
+            ("Authorization", format!("Api-Key {KEY}")),
+            None,
+        ),
+    ];
+    for (path, (name, value), body) in &cases {
+        let mut req = h.client.post(h.url(path)).header(*name, value);
+        if let Some((ct, b)) = body {
+            req = req.header("content-type", *ct).body(*b);
+        }
+        let (status, v) = json_of(req.send().await.expect("send")).await;
+        assert_eq!(status, 200, "{path} {name} {body:?}: {v}");
+        assert_eq!(v["status"], "up", "{v}");
+    }
+    assert_eq!(h.metrics.heartbeats_received(), 5);
+
+    // Same keys, same refusals: a wrong key is 401, malformed JSON still 400, and the
+    // current path stays strict about content types.
+    let res = h
+        .client
+        .post(h.url("/api/heartbeat/"))
+        .header("X-API-Key", "om_not-a-key")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 401);
+    let res = h
+        .client
+        .post(h.url("/api/heartbeat/"))
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body("{\"seq\":")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 400);
+    let res = h
+        .client
+        .post(h.url("/api/v1/heartbeat"))
+        .bearer_auth(KEY)
+        .header("content-type", "text/plain")
+        .body("ping")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 415);
 }
