@@ -174,11 +174,11 @@ def check_compose(compose_path, env_path):
     # Images and build.
     if monitor.get("image") != "localhost/outage-monitor:latest":
         fail(f"{cname}: monitor.image should be localhost/outage-monitor:latest, is {monitor.get('image')!r}")
-    build = monitor.get("build") or {}
-    if not isinstance(build, dict) or build.get("dockerfile") != "Containerfile":
-        fail(f"{cname}: monitor.build should be {{context: ., dockerfile: Containerfile}}")
-    elif not os.path.exists(os.path.join(os.path.dirname(compose_path), build.get("context", "."), "Containerfile")):
-        print(f"note: {cname} builds from a Containerfile that is not in the tree (yet)")
+    # No `build:`: the Containerfile copies files that only scripts/build-image.sh stages.
+    if "build" in monitor:
+        fail(f"{cname}: monitor must not have `build:`; the image comes from scripts/build-image.sh")
+    if not os.path.exists(os.path.join(os.path.dirname(compose_path) or ".", "scripts", "build-image.sh")):
+        fail(f"{cname}: scripts/build-image.sh, which builds the monitor image, is missing")
     if not str(db.get("image", "")).startswith("postgres:16"):
         fail(f"{cname}: db.image should be postgres:16, is {db.get('image')!r}")
 
