@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Deployment checks (issue 16), called by .ci/run in two phases:
-#   .ci/deploy.sh build   the static musl binary (profile dist) (started in the background by
-#                         .ci/run after the tests, so its ~7 CPU-minutes overlap the
-#                         lighter steps that follow)
+#   .ci/deploy.sh build   mdbook (once) and the static musl binary (profile dist), started in
+#                         the background by .ci/run before the tests, so its ~10 CPU-minutes
+#                         fill what the steps that follow leave idle
 #   .ci/deploy.sh check   on that binary: --version, size, a heartbeat round trip (migrate,
 #                         location add, serve, beats on /api/v1/heartbeat and the classic
 #                         /api/heartbeat/, /readyz, healthcheck); the container image built
@@ -27,9 +27,12 @@ apt_install() {
 }
 
 build() {
+  install_mdbook
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
   # aws-lc-sys and SQLite are C: the cc crate needs a musl C compiler for this target.
   command -v musl-gcc >/dev/null 2>&1 || apt_install musl-tools
+  # For `check`; installed here, while no other step uses apt.
+  command -v podman >/dev/null 2>&1 || apt_install podman
   local t0=$SECONDS
   CARGO_TARGET_DIR="$musl_dir" cargo build --profile dist --locked --target "$target" -p outage-monitor
   echo "musl build: $((SECONDS - t0)) s"
@@ -86,9 +89,12 @@ check() {
   command -v podman >/dev/null 2>&1 || apt_install podman
   bash scripts/build-image.sh --binary "$bin" --tag localhost/outage-monitor:ci
   local img=localhost/outage-monitor:ci
-  podman image inspect --format '{{json .Config}}' "$img" | python3 -c '
+  # Older podman (Debian 12's 4.3) reports the health check beside Config, newer ones inside it.
+  podman image inspect "$img" | python3 -c '
 import json, sys
-c = json.load(sys.stdin)
+d = json.load(sys.stdin)[0]
+c = d["Config"]
+c.setdefault("Healthcheck", d.get("Healthcheck"))
 assert c["User"] == "65532:65532", c["User"]
 assert "/data" in c["Volumes"], c
 assert c["Entrypoint"] == ["/outage-monitor"] and c["Cmd"] == ["serve"], c
@@ -134,11 +140,18 @@ container_run() {
   echo "container: ready in $((SECONDS - t0)) s, location added, heartbeat 200, /readyz 200"
 }
 
-book() {
+install_mdbook() {
   if ! command -v mdbook >/dev/null 2>&1; then
-    echo "installing mdbook (cargo install, once)"
-    cargo install --locked --quiet mdbook --version '^0.4' --no-default-features --features search
+    local t0=$SECONDS
+    # Its own target directory, so it does not wait for the lock of the main one.
+    CARGO_TARGET_DIR="$HOME/.cache/outage-monitor/target-tools" cargo install --locked --quiet \
+      mdbook --version '^0.4' --no-default-features --features search
+    echo "mdbook installed in $((SECONDS - t0)) s"
   fi
+}
+
+book() {
+  install_mdbook
   local out
   out=$(mktemp -d)
   if ! mdbook build book -d "$out" >"$out.log" 2>&1 || grep -q '\[ERROR\]\|\[WARN\]' "$out.log"; then
