@@ -222,6 +222,47 @@ mod tests {
     }
 
     #[test]
+    fn the_renderer_is_the_default_one_or_the_one_the_config_names() {
+        use outage_core::config::Config;
+        use outage_core::registry::{DEFAULT_RENDERER, build_renderer};
+        assert!(
+            outage_core::registry::find(
+                outage_core::registry::PluginKind::Renderer,
+                DEFAULT_RENDERER
+            )
+            .is_ok()
+        );
+        build_renderer(&Config::from_toml_str("").unwrap()).unwrap();
+        build_renderer(&Config::from_toml_str("[renderer.plotters]\n").unwrap()).unwrap();
+        let err = build_renderer(&Config::from_toml_str("[renderer.nope]\n").unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("nope") && err.contains("plotters"), "{err}");
+    }
+
+    #[test]
+    fn chat_overrides_are_checked_by_the_notifiers_that_read_them() {
+        let cfg = outage_core::config::Config::from_toml_str(
+            "[notifiers.console]\n[notifiers.telegram]\nbot_token = \"1:abc\"\nchat_id = 1\n",
+        )
+        .unwrap();
+        let built = outage_core::registry::build_notifiers(&cfg).unwrap();
+        let check = |name: &str, chat: &str| {
+            built
+                .iter()
+                .find(|n| n.name() == name)
+                .unwrap()
+                .check_chat(chat)
+        };
+        assert_eq!(check("console", "anything at all"), Ok(()));
+        assert_eq!(check("telegram", "-1001234567890"), Ok(()));
+        assert_eq!(check("telegram", "@home_power"), Ok(()));
+        let err = check("telegram", "notanumber").unwrap_err();
+        assert!(err.contains("notanumber"), "{err}");
+    }
+
+    #[test]
     fn every_example_config_parses_as_part_of_a_config() {
         for d in outage_core::registry::all() {
             outage_core::config::Config::from_toml_str(d.example_config).unwrap_or_else(|e| {
