@@ -142,6 +142,13 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
         location_chat.unwrap_or("default").to_string()
     }
 
+    /// Checks a location's chat override the way this notifier will read it, so a typo is
+    /// refused when the location is saved instead of at its first outage. `Err` says what is
+    /// wrong in one line. Default: every chat is accepted.
+    fn check_chat(&self, _chat: &str) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Whether this notifier wants alerts of this kind at all (e.g. a console has no use for
     /// live duration updates). Alerts it does not want are never enqueued for it.
     fn accepts(&self, _kind: AlertKind) -> bool {

@@ -196,6 +196,45 @@ pub fn build_notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, Plugin
     Ok(out)
 }
 
+/// The renderer used when the config names none (no `[renderer.<name>]` table).
+pub const DEFAULT_RENDERER: &str = "plotters";
+
+/// Builds the diagram renderer the config names: the one `[renderer.<name>]` table, or
+/// [`DEFAULT_RENDERER`] (with no settings) when there is none. A table naming a renderer that
+/// does not exist is an error listing the available ones.
+pub fn build_renderer(config: &Config) -> Result<Arc<dyn DiagramRenderer>, PluginError> {
+    for name in config.renderer.keys() {
+        find(PluginKind::Renderer, name)?;
+    }
+    let mut tables = config.renderer.iter();
+    let (name, table) = match (tables.next(), tables.next()) {
+        (Some((name, table)), None) => (name.as_str(), table.clone()),
+        (None, _) => (DEFAULT_RENDERER, serde_json::Value::Null),
+        (Some(_), Some(_)) => {
+            return Err(PluginError::Other(format!(
+                "only one [renderer.<name>] table may be given; found {}",
+                config
+                    .renderer
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let d = find(PluginKind::Renderer, name)?;
+    match d.factory {
+        Factory::Renderer(f) => f(&PluginContext {
+            config,
+            table: &table,
+        }),
+        _ => Err(PluginError::Other(format!(
+            "plugin {} is not a renderer",
+            d.name
+        ))),
+    }
+}
+
 fn console_factory(ctx: &PluginContext<'_>) -> Result<Arc<dyn Notifier>, PluginError> {
     /// The console notifier has no settings; an empty table enables it.
     #[derive(serde::Deserialize)]

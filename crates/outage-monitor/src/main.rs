@@ -3,13 +3,9 @@
 
 mod cli;
 mod commands;
-mod demo;
-mod healthcheck;
-mod import;
+mod context;
 mod plugins;
-mod reports;
 mod serve;
-mod users;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,10 @@
-//! Every plugin crate compiled into the binary. A plugin crate that nothing references is
-//! dropped by the linker together with its `inventory` registration, so each is named here.
+//! Every plugin crate compiled into the binary, and the only module of the binary that names
+//! them. A plugin crate that nothing references is dropped by the linker together with its
+//! `inventory` registration, so each is named here. What the registry and the core traits can
+//! carry (stores, notifiers and their chat checks, the renderer) goes through them; the few
+//! capabilities they cannot (the HTTP server's routes, the admin panel, SQLite file restore, the
+//! one-`serve`-per-database locks, password hashing) are wrapped here so the rest of the binary
+//! stays plugin-agnostic.
 
 use outage_notify_telegram as _;
 use outage_render_plotters as _;
@@ -8,13 +13,149 @@ use outage_store_postgres as _;
 use outage_store_sqlite as _;
 use outage_web_admin as _;
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use outage_core::config::Config;
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use outage_core::clock::SharedClock;
+use outage_core::config::{Config, redact_url};
 use outage_core::engine::Engine;
 use outage_core::notify::Notifier;
 use outage_core::render::DiagramRenderer;
+use outage_core::source::HeartbeatSource;
 use outage_core::store::{StatusStore, StoreError};
+
+/// The admin panel built by [`admin_panel`].
+pub type AdminPanel = outage_web_admin::Panel;
+
+/// The HTTP heartbeat source of `serve`, bound before the engine starts (so its address is
+/// known), with the read API and possibly the admin panel mounted on it.
+pub struct HttpServer(outage_source_http::HttpSource);
+
+impl HttpServer {
+    /// Binds `[server] listen`, or takes an already bound `listener` (tests use port 0).
+    pub fn bind(cfg: &Config, listener: Option<std::net::TcpListener>) -> anyhow::Result<Self> {
+        let http_cfg = outage_source_http::HttpConfig::from_server(&cfg.server);
+        Ok(HttpServer(match listener {
+            Some(l) => outage_source_http::HttpSource::with_listener(l, http_cfg),
+            None => outage_source_http::HttpSource::bind(http_cfg)
+                .context("cannot start the HTTP server")?,
+        }))
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.0.local_addr()
+    }
+
+    /// Mounts the read API (locations, events, availability, diagrams, OpenAPI).
+    pub fn with_read_api(
+        self,
+        cfg: &Config,
+        store: Arc<dyn StatusStore>,
+        renderer: Arc<dyn DiagramRenderer>,
+        clock: SharedClock,
+        engine: Engine,
+    ) -> Self {
+        let read_api = outage_source_http::ReadApi::new(store, renderer)
+            .timezone(cfg.monitor.timezone)
+            .language(cfg.monitor.language)
+            .clock(clock)
+            .engine(engine)
+            .timeout(cfg.server.request_timeout);
+        HttpServer(self.0.with_router(read_api.router()))
+    }
+
+    /// Mounts the admin panel under `/admin/` on the same listener.
+    pub fn with_panel(self, panel: &AdminPanel) -> Self {
+        HttpServer(self.0.with_router(panel.router()))
+    }
+
+    /// The heartbeat source to run.
+    pub fn into_source(self) -> Box<dyn HeartbeatSource> {
+        Box::new(self.0)
+    }
+}
+
+/// The database file when the store is SQLite on a file (`None` for other stores).
+pub fn sqlite_file(cfg: &Config) -> anyhow::Result<Option<PathBuf>> {
+    let url = cfg.store.url.expose();
+    if !url.starts_with(&format!("{}:", outage_store_sqlite::config::SCHEME)) {
+        return Ok(None);
+    }
+    match outage_store_sqlite::config::parse_url(url)? {
+        outage_store_sqlite::Target::File(p) => Ok(Some(p)),
+        outage_store_sqlite::Target::Memory => Ok(None),
+    }
+}
+
+/// What [`restore_sqlite`] did.
+pub struct Restored {
+    /// Locations in the restored database.
+    pub locations: i64,
+    /// Schema version of the backup before it was migrated.
+    pub backup_version: i64,
+    /// Where the database that was replaced now is (`None` if there was none).
+    pub previous: Option<PathBuf>,
+}
+
+/// Replaces the SQLite database file `db` by the backup `from` (refused while `serve` runs).
+pub async fn restore_sqlite(
+    db: &Path,
+    from: &Path,
+    now: DateTime<Utc>,
+) -> Result<Restored, StoreError> {
+    let r = outage_store_sqlite::restore(db, from, now).await?;
+    Ok(Restored {
+        locations: r.locations,
+        backup_version: r.backup_version,
+        previous: r.previous,
+    })
+}
+
+/// Keeps a second `serve` off the same database (it would send every alert twice); held for
+/// its `Drop` only.
+#[allow(dead_code)] // the fields are held for their Drop only
+pub enum ServeGuard {
+    /// `<db>.serve-lock`, which `restore` checks too.
+    Sqlite(outage_store_sqlite::ServeLock),
+    /// The PostgreSQL leader lock (a session advisory lock). Several instances behind a load
+    /// balancer, with a standby taking over, is future work; for now the second one refuses.
+    Postgres(Box<outage_store_postgres::PostgresStore>),
+}
+
+/// Takes the one-`serve`-per-database lock of the configured store (`None`: the store needs
+/// none, e.g. in memory).
+pub async fn serve_guard(cfg: &Config) -> anyhow::Result<Option<ServeGuard>> {
+    if let Some(db) = sqlite_file(cfg)? {
+        return Ok(Some(ServeGuard::Sqlite(
+            outage_store_sqlite::lock_for_serve(&db)?,
+        )));
+    }
+    let url = cfg.store.url.expose();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut pg_cfg = outage_store_postgres::PostgresConfig::from_options(&cfg.store_options())?;
+        // Only its dedicated leader connection is used; the store proper has its own pool.
+        pg_cfg.max_connections = 1;
+        let pg = outage_store_postgres::PostgresStore::open(&pg_cfg).await?;
+        if !pg.try_lead().await? {
+            anyhow::bail!(
+                "another `outage-monitor serve` is running on the PostgreSQL database {} (it holds \
+                 the leader lock); run one per database",
+                redact_url(url)
+            );
+        }
+        return Ok(Some(ServeGuard::Postgres(Box::new(pg))));
+    }
+    Ok(None)
+}
+
+/// Hashes a panel user's password the way the admin panel checks it (argon2id).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    Ok(outage_web_admin::auth::hash_password(password)?)
+}
 
 /// Checks `[admin]` as the panel would at start.
 pub fn check_admin_config(cfg: &Config) -> anyhow::Result<()> {
@@ -29,7 +170,7 @@ pub async fn admin_panel(
     engine: Engine,
     notifiers: Vec<Arc<dyn Notifier>>,
     renderer: Arc<dyn DiagramRenderer>,
-) -> anyhow::Result<Option<outage_web_admin::Panel>> {
+) -> anyhow::Result<Option<AdminPanel>> {
     if !cfg.admin.enabled {
         return Ok(None);
     }
@@ -78,6 +219,47 @@ mod tests {
         for want in super::EXPECTED {
             assert!(have.contains(want), "{want:?} missing from {have:?}");
         }
+    }
+
+    #[test]
+    fn the_renderer_is_the_default_one_or_the_one_the_config_names() {
+        use outage_core::config::Config;
+        use outage_core::registry::{DEFAULT_RENDERER, build_renderer};
+        assert!(
+            outage_core::registry::find(
+                outage_core::registry::PluginKind::Renderer,
+                DEFAULT_RENDERER
+            )
+            .is_ok()
+        );
+        build_renderer(&Config::from_toml_str("").unwrap()).unwrap();
+        build_renderer(&Config::from_toml_str("[renderer.plotters]\n").unwrap()).unwrap();
+        let err = build_renderer(&Config::from_toml_str("[renderer.nope]\n").unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("nope") && err.contains("plotters"), "{err}");
+    }
+
+    #[test]
+    fn chat_overrides_are_checked_by_the_notifiers_that_read_them() {
+        let cfg = outage_core::config::Config::from_toml_str(
+            "[notifiers.console]\n[notifiers.telegram]\nbot_token = \"1:abc\"\nchat_id = 1\n",
+        )
+        .unwrap();
+        let built = outage_core::registry::build_notifiers(&cfg).unwrap();
+        let check = |name: &str, chat: &str| {
+            built
+                .iter()
+                .find(|n| n.name() == name)
+                .unwrap()
+                .check_chat(chat)
+        };
+        assert_eq!(check("console", "anything at all"), Ok(()));
+        assert_eq!(check("telegram", "-1001234567890"), Ok(()));
+        assert_eq!(check("telegram", "@home_power"), Ok(()));
+        let err = check("telegram", "notanumber").unwrap_err();
+        assert!(err.contains("notanumber"), "{err}");
     }
 
     #[test]

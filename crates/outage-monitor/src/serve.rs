@@ -12,10 +12,11 @@ use outage_core::engine::{Engine, EngineConfig, EngineTasks};
 use outage_core::metrics::Metrics;
 use outage_core::notify::{ConsoleNotifier, Notifier};
 use outage_core::registry;
-use outage_core::source::{CancellationToken, HeartbeatSource, SourceContext};
+use outage_core::source::{CancellationToken, SourceContext};
 use outage_core::store::StatusStore;
-use outage_source_http::{HttpConfig, HttpSource, ReadApi};
 use tokio::task::JoinHandle;
+
+use crate::plugins::{HttpServer, ServeGuard};
 
 /// Sets up logging from `RUST_LOG` (default: `info`).
 pub fn init_tracing() {
@@ -42,27 +43,23 @@ pub struct Monitor {
     retention: JoinHandle<()>,
     diagrams: Option<JoinHandle<()>>,
     panel: Option<JoinHandle<()>>,
-    _serve_lock: Option<InstanceGuard>,
+    _serve_lock: Option<ServeGuard>,
     shutdown: CancellationToken,
 }
 
 impl Monitor {
     /// Opens the store, starts the engine and the HTTP source (on `listener` if given).
     pub async fn start(cfg: &Config, listener: Option<std::net::TcpListener>) -> Result<Monitor> {
-        let serve_lock = single_instance_guard(cfg).await?;
-        let store = crate::commands::open_store(cfg).await?;
+        let serve_lock = crate::plugins::serve_guard(cfg).await?;
+        let store = crate::context::open_store(cfg).await?;
         let mut notifiers = registry::build_notifiers(cfg).context("notifier configuration")?;
         if notifiers.is_empty() {
             tracing::info!("no [notifiers.*] configured: alerts are printed on the console");
             notifiers
                 .push(Arc::new(ConsoleNotifier::new(cfg.monitor.timezone)) as Arc<dyn Notifier>);
         }
-        let renderer = crate::reports::renderer(cfg).context("renderer configuration")?;
-        let http_cfg = HttpConfig::from_server(&cfg.server);
-        let source = match listener {
-            Some(l) => HttpSource::with_listener(l, http_cfg),
-            None => HttpSource::bind(http_cfg).context("cannot start the HTTP server")?,
-        };
+        let renderer = registry::build_renderer(cfg).context("renderer configuration")?;
+        let source = HttpServer::bind(cfg, listener)?;
         let addr = source
             .local_addr()
             .context("the HTTP listener has no local address")?;
@@ -89,19 +86,19 @@ impl Monitor {
         )
         .await
         .context("admin panel")?;
-        let read_api = ReadApi::new(store.clone(), renderer.clone())
-            .timezone(cfg.monitor.timezone)
-            .language(cfg.monitor.language)
-            .clock(clock.clone())
-            .engine(engine.clone())
-            .timeout(cfg.server.request_timeout);
-        let mut source = source.with_router(read_api.router());
+        let mut source = source.with_read_api(
+            cfg,
+            store.clone(),
+            renderer.clone(),
+            clock.clone(),
+            engine.clone(),
+        );
         let shutdown = CancellationToken::new();
         let mut panel_task = None;
         if let Some(panel) = panel {
             match &cfg.admin.listen {
                 None => {
-                    source = source.with_router(panel.router());
+                    source = source.with_panel(&panel);
                     tracing::info!("admin panel at /admin/");
                 }
                 Some(listen) => {
@@ -125,7 +122,7 @@ impl Monitor {
             shutdown: shutdown.clone(),
         };
         let source = tokio::spawn(async move {
-            if let Err(e) = Box::new(source).run(ctx).await {
+            if let Err(e) = source.into_source().run(ctx).await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
@@ -189,40 +186,6 @@ impl Monitor {
         }
         self.tasks.shutdown().await;
     }
-}
-
-/// Keeps a second `serve` off the same database (it would send every alert twice).
-#[allow(dead_code)] // held for its Drop only
-enum InstanceGuard {
-    /// `<db>.serve-lock`, which `restore` checks too.
-    Sqlite(outage_store_sqlite::ServeLock),
-    /// The PostgreSQL leader lock (a session advisory lock). Several instances behind a load
-    /// balancer, with a standby taking over, is future work; for now the second one refuses.
-    Postgres(Box<outage_store_postgres::PostgresStore>),
-}
-
-async fn single_instance_guard(cfg: &Config) -> Result<Option<InstanceGuard>> {
-    if let Some(db) = crate::commands::sqlite_file(cfg)? {
-        return Ok(Some(InstanceGuard::Sqlite(
-            outage_store_sqlite::lock_for_serve(&db)?,
-        )));
-    }
-    let url = cfg.store.url.expose();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let mut pg_cfg = outage_store_postgres::PostgresConfig::from_options(&cfg.store_options())?;
-        // Only its dedicated leader connection is used; the store proper has its own pool.
-        pg_cfg.max_connections = 1;
-        let pg = outage_store_postgres::PostgresStore::open(&pg_cfg).await?;
-        if !pg.try_lead().await? {
-            anyhow::bail!(
-                "another `outage-monitor serve` is running on the PostgreSQL database {} (it holds \
-                 the leader lock); run one per database",
-                redact_url(url)
-            );
-        }
-        return Ok(Some(InstanceGuard::Postgres(Box::new(pg))));
-    }
-    Ok(None)
 }
 
 async fn retention_loop(

@@ -282,6 +282,11 @@ impl Notifier for TelegramNotifier {
         }
     }
 
+    /// A chat must be a number or a public `@name` ([`ChatId::parse`]).
+    fn check_chat(&self, chat: &str) -> Result<(), String> {
+        ChatId::parse(chat).map(|_| ())
+    }
+
     async fn check_online(&self) -> Result<String, NotifyError> {
         TelegramNotifier::check_online(self).await
     }

@@ -9,31 +9,12 @@ use chrono::{NaiveDate, Utc};
 use outage_core::availability::{AvailabilityRow, Granularity, IsoWeek, Timeline, periods};
 use outage_core::config::Config;
 use outage_core::diagrams::{load_week, render_blocking};
-use outage_core::registry::{self, Factory, PluginContext, PluginKind};
-use outage_core::render::{DiagramRenderer, ImageFormat};
+use outage_core::registry;
+use outage_core::render::ImageFormat;
 use outage_core::store::LocationRecord;
 
 use crate::cli::{ReportBy, ReportFormat};
-use crate::commands::{open_existing_store, print_json, resolve};
-
-/// Builds the configured diagram renderer (the `plotters` plugin with its optional
-/// `[renderer.plotters]` table); used by `diagram render` and by `serve` for the read API.
-pub fn renderer(cfg: &Config) -> Result<std::sync::Arc<dyn DiagramRenderer>> {
-    // A `[renderer.<name>]` table for a renderer that does not exist is a mistake to report
-    // (the error lists the available ones), not to ignore.
-    for name in cfg.renderer.keys() {
-        registry::find(PluginKind::Renderer, name)?;
-    }
-    let d = registry::find(PluginKind::Renderer, "plotters")?;
-    let table = cfg.renderer.get("plotters").cloned().unwrap_or_default();
-    match d.factory {
-        Factory::Renderer(f) => Ok(f(&PluginContext {
-            config: cfg,
-            table: &table,
-        })?),
-        _ => bail!("plugin {} is not a renderer", d.name),
-    }
-}
+use crate::context::{open_existing_store, print_json, resolve};
 
 /// `diagram render --location L [--week YYYY-Www] --out FILE.{png,svg}`.
 pub async fn render_diagram(
@@ -61,7 +42,7 @@ pub async fn render_diagram(
     let store = open_existing_store(cfg).await?;
     let rec = resolve(&*store, location).await?;
     let diagram = load_week(&*store, &rec.location, week, tz, cfg.monitor.language, now).await?;
-    let bytes = render_blocking(renderer(cfg)?, diagram, format).await?;
+    let bytes = render_blocking(registry::build_renderer(cfg)?, diagram, format).await?;
     std::fs::write(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     println!(
         "{} ({} bytes): \"{}\", week {week}",

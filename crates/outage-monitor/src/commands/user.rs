@@ -11,13 +11,13 @@ use chrono::Utc;
 use outage_core::config::Config;
 use outage_core::store::{StatusStore, StoreError};
 use outage_core::{Role, User};
-use outage_web_admin::auth::hash_password;
-use serde_json::json;
 
+use super::json::user_json;
 use crate::cli::UserCommand;
-use crate::commands::{
+use crate::context::{
     open_existing_store, open_store, open_store_or_empty, print_json, print_table, rfc3339,
 };
+use crate::plugins::hash_password;
 
 /// Shortest password accepted, in characters (the panel's first-user file has the same rule).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -101,16 +101,6 @@ pub async fn user(cfg: Config, cmd: UserCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The `user list --json` object: never the password hash.
-fn user_json(u: &User) -> serde_json::Value {
-    json!({
-        "id": u.id.0,
-        "name": u.name,
-        "role": u.role.as_str(),
-        "created_at": rfc3339(u.created_at),
-    })
 }
 
 /// A store without users says so in words a user of the CLI can act on.

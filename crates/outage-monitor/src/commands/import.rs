@@ -18,7 +18,7 @@ use outage_core::keys::KeyHash;
 use outage_core::store::StatusStore;
 use serde_json::json;
 
-use crate::commands::{chat_override, location_name, print_json};
+use crate::context::{ChatCheck, location_name, print_json};
 
 /// Keys shorter than this are accepted (the devices already use them) with a warning.
 const SHORT_KEY: usize = 16;
@@ -165,6 +165,7 @@ fn read(path: &Path) -> Result<String> {
 
 /// Reads and checks every row; all problems are reported together.
 fn parse(cfg: &Config, text: &str) -> Result<Vec<Row>> {
+    let chats = ChatCheck::new(cfg);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -228,7 +229,7 @@ fn parse(cfg: &Config, text: &str) -> Result<Vec<Row>> {
         let chat_id = if chat.is_empty() {
             None
         } else {
-            match chat_override(cfg, chat) {
+            match chats.check(chat) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     problem(format!(
