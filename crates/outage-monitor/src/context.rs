@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use outage_core::LocationId;
 use outage_core::config::{Config, Environment, redact_url};
 use outage_core::notify::Notifier;
@@ -176,9 +176,7 @@ impl<'a> ChatCheck<'a> {
 }
 
 /// A time as the CLI prints it: RFC 3339 in UTC, whole seconds.
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use outage_core::view::rfc3339;
 
 /// "5m 3s ago".
 pub fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {

@@ -38,10 +38,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use outage_core::availability::{
-    AvailabilityRow, Granularity, IsoWeek, Timeline, local_date, local_midnight, periods,
+    Granularity, IsoWeek, Timeline, local_date, local_midnight, periods,
 };
 use outage_core::clock::{SharedClock, SystemClock};
 use outage_core::diagrams::load_week;
@@ -49,13 +49,14 @@ use outage_core::engine::Engine;
 use outage_core::keys::KeyHash;
 use outage_core::render::{DiagramRenderer, ImageFormat, Language, WeekDiagram};
 use outage_core::store::{EventFilter, LocationRecord, StatusStore, StoreError};
-use outage_core::{ApiToken, LocationId, PowerEvent, Status};
+use outage_core::view::{AvailabilityView, LocationView, OutageView};
+use outage_core::{ApiToken, LocationId, Status};
 use salvo::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH, WWW_AUTHENTICATE,
 };
 use salvo::http::{ResBody, StatusCode};
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -334,18 +335,7 @@ impl Api {
 
     fn location_json(&self, r: &LocationRecord, now: DateTime<Utc>) -> Value {
         let (status, last_seen) = self.status(r, now);
-        let l = &r.location;
-        json!({
-            "id": l.id.0,
-            "name": l.name,
-            "status": status.as_str(),
-            "last_seen": opt_time(last_seen),
-            "timeout_s": l.timeout.as_secs(),
-            "chat_id": l.chat_id,
-            "enabled": l.enabled,
-            "paused_until": opt_time(l.paused_until),
-            "created_at": rfc3339(l.created_at),
-        })
+        LocationView::with_status(r, status, last_seen).to_value()
     }
 
     async fn answer(&self, route: Route, req: &Request) -> Result<Reply, ApiError> {
@@ -401,7 +391,7 @@ impl Api {
         let events = self.store(self.cfg.store.list_events(&filter)).await?;
         let v: Vec<Value> = events
             .iter()
-            .map(|e| event_json(e, &rec.location.name))
+            .map(|e| OutageView::new(e, &rec.location.name).to_value())
             .collect();
         Ok(Reply::Json(Value::Array(v)))
     }
@@ -456,7 +446,7 @@ impl Api {
         let rows: Vec<Value> = Timeline::new(&intervals, now)
             .report(&ps)
             .iter()
-            .map(|a| row_json(&a.row(), &rec.location.name))
+            .map(|a| AvailabilityView::new(&a.row(), &rec.location.name).to_value())
             .collect();
         let body = serde_json::to_vec(&rows).unwrap_or_else(|_| b"[]".to_vec());
         Ok(Reply::Cached {
@@ -744,41 +734,11 @@ fn default_from(to: NaiveDate, granularity: Granularity) -> NaiveDate {
     }
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn opt_time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| json!(rfc3339(t)))
-}
-
-/// An outage as `outage-monitor outage list --json` prints it.
-fn event_json(e: &PowerEvent, location: &str) -> Value {
-    json!({
-        "id": e.id.0,
-        "location": location,
-        "location_id": e.location_id.0,
-        "started_at": opt_time(e.started_at),
-        "detected_at": rfc3339(e.detected_at),
-        "ended_at": opt_time(e.ended_at),
-        "cause": e.cause.as_str(),
-        "duration_s": e.started_at.zip(e.ended_at).map(|(s, end)| (end - s).num_seconds()),
-    })
-}
-
-/// An availability row as `outage-monitor report --format json` prints it.
-fn row_json(row: &AvailabilityRow, location: &str) -> Value {
-    let mut v = serde_json::to_value(row).unwrap_or_else(|_| json!({}));
-    if let Some(o) = v.as_object_mut() {
-        o.insert("location".into(), json!(location));
-    }
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono_tz::Europe::Kyiv;
+    use outage_core::view::rfc3339;
 
     #[test]
     fn dates_cover_whole_local_days_and_times_are_exact() {

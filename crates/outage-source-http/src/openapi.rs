@@ -1,8 +1,10 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of every route this crate serves
-//! (heartbeat, health, metrics and the read API), written by hand.
+//! (heartbeat, health, metrics and the read API), written by hand; the schemas of locations,
+//! outages and availability rows come from [`outage_core::view`].
 //!
 //! A test walks the mounted routers and checks that each route and method appears here.
 
+use outage_core::view::{AvailabilityView, LocationView, OutageView};
 use salvo::http::StatusCode;
 use salvo::http::header::{CACHE_CONTROL, HeaderValue};
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, async_trait};
@@ -409,56 +411,9 @@ pub fn document() -> Value {
                         "next_in_s": { "type": "integer", "minimum": 0 }
                     }
                 },
-                "Location": {
-                    "type": "object",
-                    "required": ["id", "name", "status", "last_seen", "timeout_s"],
-                    "properties": {
-                        "id": { "type": "integer", "format": "int64" },
-                        "name": { "type": "string" },
-                        "status": { "type": "string", "enum": ["up", "down", "unknown", "paused"] },
-                        "last_seen": { "type": ["string", "null"], "format": "date-time" },
-                        "timeout_s": { "type": "integer", "minimum": 0 },
-                        "chat_id": { "type": ["string", "null"] },
-                        "enabled": { "type": "boolean" },
-                        "paused_until": { "type": ["string", "null"], "format": "date-time" },
-                        "created_at": { "type": "string", "format": "date-time" }
-                    }
-                },
-                "Event": {
-                    "type": "object",
-                    "required": ["id", "location", "started_at", "detected_at", "ended_at", "cause"],
-                    "properties": {
-                        "id": { "type": "integer", "format": "int64" },
-                        "location": { "type": "string", "description": "Location name." },
-                        "location_id": { "type": "integer", "format": "int64" },
-                        "started_at": { "type": ["string", "null"], "format": "date-time", "description": "Last heartbeat before the gap; null when unknown." },
-                        "detected_at": { "type": "string", "format": "date-time" },
-                        "ended_at": { "type": ["string", "null"], "format": "date-time", "description": "null while it lasts." },
-                        "cause": { "type": "string", "enum": ["power", "network", "unknown"] },
-                        "duration_s": { "type": ["integer", "null"] }
-                    }
-                },
-                "AvailabilityRow": {
-                    "type": "object",
-                    "required": ["period", "start", "end", "elapsed_min", "up_min", "down_min", "network_min", "unknown_min", "paused_min", "no_data_min", "outages", "network_drops", "longest_outage_min", "power_pct"],
-                    "properties": {
-                        "location": { "type": "string" },
-                        "period": { "type": "string", "description": "2026-03-29, 2026-W13 or 2026-03" },
-                        "start": { "type": "string", "format": "date-time" },
-                        "end": { "type": "string", "format": "date-time" },
-                        "elapsed_min": { "type": "integer" },
-                        "up_min": { "type": "integer" },
-                        "down_min": { "type": "integer" },
-                        "network_min": { "type": "integer" },
-                        "unknown_min": { "type": "integer" },
-                        "paused_min": { "type": "integer" },
-                        "no_data_min": { "type": "integer" },
-                        "outages": { "type": "integer", "minimum": 0 },
-                        "network_drops": { "type": "integer", "minimum": 0 },
-                        "longest_outage_min": { "type": ["integer", "null"] },
-                        "power_pct": { "type": ["number", "null"] }
-                    }
-                }
+                "Location": LocationView::schema(),
+                "Event": OutageView::schema(),
+                "AvailabilityRow": AvailabilityView::schema()
             }
         }
     })
@@ -467,6 +422,17 @@ pub fn document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document's schemas are the shared views' own (whose tests check them against what
+    /// the views serialize), not copies.
+    #[test]
+    fn the_schemas_are_the_views() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Location"], LocationView::schema());
+        assert_eq!(schemas["Event"], OutageView::schema());
+        assert_eq!(schemas["AvailabilityRow"], AvailabilityView::schema());
+    }
 
     /// Every `$ref` points at something that exists.
     #[test]

@@ -1,48 +1,30 @@
-//! Every JSON shape the CLI prints, in one place (a later step replaces them with the shared
-//! `outage_core` view types). Their output is part of the CLI contract: field names, order and
-//! formats stay as they are.
+//! Every JSON shape the CLI prints, in one place. Locations, outages and availability rows are
+//! the shared [`outage_core::view`] types, which the read API serializes too. Their output is
+//! part of the CLI contract: field names, order and formats stay as they are.
 
 use chrono::{DateTime, Utc};
+use outage_core::availability::AvailabilityRow;
 use outage_core::registry::PluginDescriptor;
 use outage_core::store::LocationRecord;
+use outage_core::view::{AvailabilityView, LocationView, OutageView};
 use outage_core::{ApiToken, User};
 use serde_json::json;
 
 use crate::context::rfc3339;
 
-/// A time or `null`.
-pub fn opt_time(t: Option<DateTime<Utc>>) -> serde_json::Value {
-    t.map_or(serde_json::Value::Null, |t| json!(rfc3339(t)))
-}
-
-/// A location as `location list|show|edit --json` print it.
+/// A location as `location list|show|edit --json` print it: the shared view.
 pub fn location_json(r: &LocationRecord, now: DateTime<Utc>) -> serde_json::Value {
-    let l = &r.location;
-    json!({
-        "id": l.id.0,
-        "name": l.name,
-        "status": r.shown_status(now).as_str(),
-        "last_seen": opt_time(r.runtime.last_seen),
-        "timeout_s": l.timeout.as_secs(),
-        "chat_id": l.chat_id,
-        "enabled": l.enabled,
-        "paused_until": opt_time(l.paused_until),
-        "created_at": rfc3339(l.created_at),
-    })
+    LocationView::new(r, now).to_value()
 }
 
-/// An outage as `outage list --json` and `location show --json` print it.
+/// An outage as `outage list --json` and `location show --json` print it: the shared view.
 pub fn event_json(e: &outage_core::PowerEvent, location: &str) -> serde_json::Value {
-    json!({
-        "id": e.id.0,
-        "location": location,
-        "location_id": e.location_id.0,
-        "started_at": opt_time(e.started_at),
-        "detected_at": rfc3339(e.detected_at),
-        "ended_at": opt_time(e.ended_at),
-        "cause": e.cause.as_str(),
-        "duration_s": e.started_at.zip(e.ended_at).map(|(s, end)| (end - s).num_seconds()),
-    })
+    OutageView::new(e, location).to_value()
+}
+
+/// An availability row as `report --format json` prints it: the shared view.
+pub fn availability_json(row: &AvailabilityRow, location: &str) -> serde_json::Value {
+    AvailabilityView::new(row, location).to_value()
 }
 
 /// A panel user as `user list --json` prints it: never the password hash.

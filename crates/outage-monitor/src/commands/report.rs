@@ -13,6 +13,7 @@ use outage_core::registry;
 use outage_core::render::ImageFormat;
 use outage_core::store::LocationRecord;
 
+use super::json::availability_json;
 use crate::cli::{ReportBy, ReportFormat};
 use crate::context::{open_existing_store, print_json, resolve};
 
@@ -101,11 +102,7 @@ pub async fn report(
         ReportFormat::Json => {
             let v: Vec<_> = rows
                 .iter()
-                .map(|(name, row)| {
-                    let mut v = serde_json::to_value(row).unwrap_or_default();
-                    v["location"] = serde_json::json!(name);
-                    v
-                })
+                .map(|(name, row)| availability_json(row, name))
                 .collect();
             print_json(&v);
         }
