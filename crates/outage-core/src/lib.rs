@@ -26,6 +26,7 @@ pub mod secret;
 pub mod source;
 pub mod store;
 pub mod store_support;
+pub mod text;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use domain::*;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::availability::IsoWeek;
 use crate::domain::{Cause, EventId, LocationId, MessageRef};
+use crate::render::Language;
+use crate::text::{self, en};
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -239,17 +241,10 @@ impl Notifier for Vec<Arc<dyn Notifier>> {
     }
 }
 
-/// Formats a duration as "2 h 14 min", "5 min", "40 s".
+/// A duration in English, "2 h 14 min", "5 min", "40 s", "1 d": [`text::human_duration`]
+/// with [`Language::En`].
 pub fn human_duration(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
+    text::human_duration(d, Language::En)
 }
 
 /// Writes alerts as readable lines to standard output (and the log). Useful before a real
@@ -273,29 +268,31 @@ impl ConsoleNotifier {
             .duration(alert.at)
             .map(human_duration)
             .unwrap_or_else(|| "an unknown time".into());
-        match alert.kind {
+        let sentence = match alert.kind {
             AlertKind::Outage => match alert.started_at {
-                Some(s) => format!("🔴 {name}: power is off since {}", t(s)),
-                None => {
-                    format!("🔴 {name}: power is off (it went out while the monitor was offline)")
-                }
+                Some(s) => en::power_off_since(&t(s)),
+                None => en::POWER_OFF_START_UNKNOWN.to_string(),
             },
-            AlertKind::OutageUpdate => format!("🔴 {name}: still no power, {dur} so far"),
+            AlertKind::OutageUpdate => en::without_power(&dur),
             AlertKind::Restored => {
                 let end = alert.ended_at.map(t).unwrap_or_default();
                 match alert.started_at {
-                    Some(_) => format!("🟢 {name}: power is back at {end}, it was off {dur}"),
-                    None => format!(
-                        "🟢 {name}: power came back at {end}; it went out while the monitor was offline"
-                    ),
+                    Some(_) => en::power_back(&end, &dur),
+                    None => en::power_back_start_unknown(&end),
                 }
             }
-            AlertKind::NetworkRestored => {
-                format!("🟡 {name}: the power stayed on, only the network was down for {dur}")
-            }
-            AlertKind::Paused => format!("⏸ {name}: paused, no alerts until further notice"),
-            AlertKind::Test => format!("✅ {name}: test alert, notifications work"),
-        }
+            AlertKind::NetworkRestored => en::network_only_for(&dur),
+            AlertKind::Paused => en::PAUSED.to_string(),
+            AlertKind::Test => en::test_message("console"),
+        };
+        let emoji = match alert.kind {
+            AlertKind::Outage | AlertKind::OutageUpdate => "🔴",
+            AlertKind::Restored => "🟢",
+            AlertKind::NetworkRestored => "🟡",
+            AlertKind::Paused => "⏸",
+            AlertKind::Test => "✅",
+        };
+        format!("{emoji} {name}: {sentence}")
     }
 }
 
@@ -330,12 +327,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_like_people_talk() {
+    fn english_durations_are_the_shared_ones() {
         let d = chrono::TimeDelta::seconds;
-        assert_eq!(human_duration(d(40)), "40 s");
-        assert_eq!(human_duration(d(300)), "5 min");
         assert_eq!(human_duration(d(2 * 3600 + 14 * 60 + 5)), "2 h 14 min");
-        assert_eq!(human_duration(d(3600)), "1 h");
         assert_eq!(human_duration(d(86_400 + 7200)), "1 d 2 h");
+        assert_eq!(human_duration(d(86_400)), "1 d", "not \"1 d 0 h\"");
+    }
+
+    fn alert(kind: AlertKind, started: bool) -> Alert {
+        let at = |h: u32, m: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+                .and_then(|d| d.and_hms_opt(h, m, 10))
+                .map(|t| t.and_utc())
+                .unwrap_or_default()
+        };
+        Alert {
+            kind,
+            location_id: LocationId(1),
+            location_name: "Home".into(),
+            event_id: Some(EventId(1)),
+            started_at: started.then(|| at(14, 2)),
+            detected_at: Some(at(14, 3)),
+            ended_at: (kind != AlertKind::Outage).then(|| at(16, 16)),
+            cause: Cause::Power,
+            at: at(16, 16),
+        }
+    }
+
+    #[test]
+    fn console_lines() {
+        let c = ConsoleNotifier::new(chrono_tz::UTC);
+        let line = |k, started| c.render(&alert(k, started));
+        assert_eq!(
+            line(AlertKind::Outage, true),
+            "🔴 Home: power is off since 14:02:10"
+        );
+        assert_eq!(
+            line(AlertKind::Outage, false),
+            "🔴 Home: power is off; it went out while the monitor was offline"
+        );
+        assert_eq!(
+            line(AlertKind::Restored, true),
+            "🟢 Home: power is back at 16:16:10 — it was off 2 h 14 min"
+        );
+        assert_eq!(
+            line(AlertKind::Restored, false),
+            "🟢 Home: power is back at 16:16:10; it went out while the monitor was offline, so how long it was off is unknown"
+        );
+        assert_eq!(
+            line(AlertKind::NetworkRestored, true),
+            "🟡 Home: the power stayed on; only the network was down for 2 h 14 min"
+        );
+        assert_eq!(
+            line(AlertKind::Paused, true),
+            "⏸ Home: monitoring paused; no alerts until it resumes"
+        );
+        assert_eq!(
+            line(AlertKind::Test, true),
+            "✅ Home: test message: console alerts work"
+        );
     }
 }

@@ -11,6 +11,8 @@ use crate::domain::{DeviceFacts, LocationId, Status};
 use crate::metrics::Metrics;
 use crate::store::StatusStore;
 
+/// Re-exported from [`crate::domain`], where it lives (so `metrics` need not import `source`).
+pub use crate::domain::StatusCounts;
 pub use tokio_util::sync::CancellationToken;
 
 /// Accepted heartbeat.
@@ -36,19 +38,6 @@ pub enum BeatRejection {
     /// The monitor cannot take heartbeats right now (e.g. shutting down, database gone).
     #[error("monitor unavailable: {0}")]
     Unavailable(String),
-}
-
-/// Number of locations per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatusCounts {
-    /// Status `up`.
-    pub up: u64,
-    /// Status `down`.
-    pub down: u64,
-    /// Status `unknown`.
-    pub unknown: u64,
-    /// Status `paused`.
-    pub paused: u64,
 }
 
 /// Where heartbeats go: the engine.
