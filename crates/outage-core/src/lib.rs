@@ -16,6 +16,7 @@ pub mod device;
 pub mod diagrams;
 pub mod domain;
 pub mod engine;
+pub mod errors;
 pub mod keys;
 pub mod memory_store;
 pub mod metrics;

@@ -63,6 +63,7 @@ outage_core::inventory::submit! {
 mod tests {
     use super::*;
     use outage_core::config::Config;
+    use outage_core::errors::ErrorChain;
     use outage_core::registry;
 
     #[test]
@@ -87,7 +88,9 @@ mod tests {
         let config =
             Config::from_toml_str("[notifiers.telegram]\nchat_id = 1\nbot_tokn = \"1:a\"\n")
                 .unwrap();
-        let err = registry::build_notifiers(&config).unwrap_err().to_string();
+        let err = registry::build_notifiers(&config)
+            .map_err(|e| ErrorChain(&e).to_string())
+            .unwrap_err();
         assert!(
             err.contains("notifiers.telegram") && err.contains("bot_tokn"),
             "{err}"
