@@ -9,6 +9,8 @@
 //! those live in plugin crates (`outage-source-http`, `outage-store-sqlite`, ...). It may
 //! depend on tokio (timers, tasks) and on small pure-Rust utility crates.
 
+#![deny(missing_docs)]
+
 pub mod availability;
 pub mod clock;
 pub mod config;

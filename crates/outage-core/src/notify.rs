@@ -134,6 +134,74 @@ pub struct DeliveryContext {
 }
 
 /// Something that tells people about alerts: Telegram, a webhook, the console.
+///
+/// An embedder implements [`Notifier::deliver`] (everything else has a default) and hands the
+/// notifier to [`Engine::start`](crate::engine::Engine::start); the engine queues every alert
+/// in the store's outbox and its delivery worker calls `deliver`, retrying as the returned
+/// [`NotifyError`] says.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// use async_trait::async_trait;
+/// use outage_core::engine::{Engine, EngineConfig};
+/// use outage_core::keys::KeyHash;
+/// use outage_core::memory_store::MemoryStore;
+/// use outage_core::metrics::Metrics;
+/// use outage_core::notify::{Alert, DeliveryContext, Notifier, NotifyError};
+/// use outage_core::{Clock, DeviceFacts, HeartbeatSink, MessageRef, NewLocation, StatusStore, TokioClock};
+///
+/// /// Writes each alert as one line into a shared list.
+/// #[derive(Debug, Default)]
+/// struct Lines(Mutex<Vec<String>>);
+///
+/// #[async_trait]
+/// impl Notifier for Lines {
+///     fn name(&self) -> &str {
+///         "lines"
+///     }
+///
+///     async fn deliver(
+///         &self,
+///         alert: &Alert,
+///         ctx: &DeliveryContext,
+///     ) -> Result<Option<MessageRef>, NotifyError> {
+///         let mut lines = self.0.lock().map_err(|_| NotifyError::Transient("poisoned".into()))?;
+///         lines.push(format!("{:?} {}", alert.kind, alert.location_name));
+///         // Where later alerts about the same outage (the restore) can find this message.
+///         Ok(Some(MessageRef {
+///             notifier: self.name().into(),
+///             chat: ctx.chat.clone(),
+///             message_id: lines.len().to_string(),
+///         }))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(MemoryStore::new());
+/// let lines = Arc::new(Lines::default());
+/// // Paused tokio time drives the clock, so the 30 s below pass at once.
+/// let clock = Arc::new(TokioClock::starting_at(chrono::Utc::now()));
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// store.create_location(&home, KeyHash::of("secret-key"), clock.now()).await?;
+/// let (engine, tasks) = Engine::start(
+///     store.clone(),
+///     vec![lines.clone()],
+///     clock,
+///     Arc::new(Metrics::default()),
+///     EngineConfig::default(),
+/// )
+/// .await?;
+///
+/// engine.heartbeat("secret-key", DeviceFacts::default()).await?;
+/// tokio::time::sleep(Duration::from_secs(45)).await; // no more heartbeats: an outage
+/// assert_eq!(*lines.0.lock().unwrap(), ["Outage Home"]);
+/// tasks.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
     /// Stable name (`telegram`, `console`); used as the outbox queue name.
