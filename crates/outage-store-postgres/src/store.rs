@@ -1351,7 +1351,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 // Rows and conversions. Nothing read from the database is trusted: a value out of range is an
 // error naming the column, never a panic.
 
-/// How PostgreSQL rows read ([`Dialect`]): RSSI columns are INTEGER. [`map_err`] puts the
+/// How PostgreSQL rows read ([`Dialect`]): RSSI columns are INTEGER. `map_err` (below) puts the
 /// violated constraint's name in a conflict's message.
 pub enum Db {}
 
