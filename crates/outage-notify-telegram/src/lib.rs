@@ -15,8 +15,10 @@
 //! outage, retries, order per chat) lives in the engine's outbox, behind
 //! [`outage_core::StatusStore`].
 //!
-//! Not done yet: grouping several locations that change state together into one message
-//! (bursts, DESIGN §3). Each alert is its own message; Telegram's 429s are honoured instead.
+//! Bursts: when several locations change state together, the first alert to a chat goes out at
+//! once, and outage and restore alerts about other locations that follow within
+//! `burst_window` (default 10 s) wait for it and go out as one message listing them ([`Templates::burst`]); see "Bursts are leading-edge" in
+//! ARCHITECTURE.md. Telegram's 429s are honoured on top of that.
 
 pub mod api;
 pub mod config;
