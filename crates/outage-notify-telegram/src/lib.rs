@@ -16,9 +16,10 @@
 //! [`outage_core::StatusStore`].
 //!
 //! Bursts: when several locations change state together, the first alert to a chat goes out at
-//! once, and outage and restore alerts about other locations that follow within
-//! `burst_window` (default 10 s) wait for it and go out as one message listing them ([`Templates::burst`]); see "Bursts are leading-edge" in
-//! ARCHITECTURE.md. Telegram's 429s are honoured on top of that.
+//! once; outage and restore alerts about other locations that follow within `burst_window`
+//! (default 10 s) wait until it has passed and then go out as one message listing them
+//! ([`Templates::burst`]); see "Bursts are leading-edge" in ARCHITECTURE.md. Telegram's 429s
+//! are honoured on top of that.
 
 pub mod api;
 pub mod config;
