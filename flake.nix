@@ -1,4 +1,4 @@
-# outage-monitor as a Nix flake (DESIGN §7). This file only wires the outputs together:
+# outage-monitor as a Nix flake (book/src/nixos.md). This file only wires the outputs together:
 #   nix/package.nix            the binary (buildRustPackage over the root Cargo workspace)
 #   nixos-module/default.nix   the NixOS module, services.outage-monitor (nixosModules.default)
 #   nixos-module/vm-test.nix   the NixOS VM test in `checks`

@@ -23,4 +23,8 @@ if ! command -v deadnix >/dev/null 2>&1 || ! command -v nixfmt >/dev/null 2>&1; 
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# The CI machine keeps a standalone copy of Nixpkgs' lib outside the repository.
+if [ -z "${NIXPKGS_LIB:-}" ] && [ -d /work/shared/nixpkgs-lib/lib ]; then
+  export NIXPKGS_LIB=/work/shared/nixpkgs-lib/lib
+fi
 bash nix/eval-test.sh

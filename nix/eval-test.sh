@@ -13,18 +13,17 @@
 #     never builds), `check-config` reads each TOML file the module renders.
 #  5. deadnix and nixfmt (.ci/nix.sh installs them; skipped with a note when missing elsewhere).
 #
-# The Nixpkgs lib: $NIXPKGS_LIB, else ../shared/nixpkgs-lib/lib beside the repository, else
-# /work/shared/nixpkgs-lib/lib. Without one the script is SKIPPED, or fails when CI is set.
+# The Nixpkgs lib: a standalone copy of Nixpkgs' `lib` directory at $NIXPKGS_LIB (.ci/nix.sh
+# sets it on the CI machine). Without one the script is SKIPPED, or fails when CI is set.
 # The last line is "nix: N passed, M failed".
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+candidates=()
 if [ -n "${NIXPKGS_LIB:-}" ]; then
   candidates=("$NIXPKGS_LIB")
-else
-  candidates=("$root/../shared/nixpkgs-lib/lib" "/work/shared/nixpkgs-lib/lib")
 fi
 lib=""
 for c in "${candidates[@]}"; do
@@ -320,7 +319,7 @@ check("misconfigured: openFirewall with a loopback listener warns",
 docs = {o["name"].removeprefix("services.outage-monitor."): o for o in d["optionDocs"]}
 want = {"enable", "package", "settings", "settings.server.listen", "settings.store.url",
         "telegramTokenFile", "environmentFile", "database.createLocally", "openFirewall"}
-check("options: all of DESIGN §7 are declared", want <= set(docs), sorted(docs))
+check("options: all those book/src/nixos.md documents are declared", want <= set(docs), sorted(docs))
 undocumented = [n for n, o in docs.items() if not (o["description"] or "").strip()]
 check("options: every option has a description", not undocumented, undocumented)
 no_example = [n for n, o in docs.items() if not o["hasExample"] and n != "package"]

@@ -1,4 +1,4 @@
-# NixOS module: `services.outage-monitor` (DESIGN §7).
+# NixOS module: `services.outage-monitor` (book/src/nixos.md).
 #
 # The settings become a TOML file in the Nix store, so it never holds a secret: the Telegram
 # token comes in through systemd's `LoadCredential=` and the config names it by a relative

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make the project's trimmed copy of the Telegram Bot API specification.
 
-Reads the full machine-readable spec (``../shared/telegram-bot-api/api.json``, from the
+Reads the full machine-readable spec (``--input``, or ``$TELEGRAM_BOT_API_SPEC``: the ``api.json`` of the
 MIT-licensed PaulSonOfLars/telegram-bot-api-spec project) and writes only what outage-monitor
 needs to ``crates/outage-testkit/spec/telegram-bot-api.trimmed.json``:
 
@@ -50,7 +50,7 @@ ANSWER_TYPES = [
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DEFAULT_INPUT = os.path.join(REPO, "..", "shared", "telegram-bot-api", "api.json")
+DEFAULT_INPUT = os.environ.get("TELEGRAM_BOT_API_SPEC")
 DEFAULT_OUTPUT = os.path.join(
     REPO, "crates", "outage-testkit", "spec", "telegram-bot-api.trimmed.json"
 )
@@ -120,6 +120,8 @@ def main(argv):
         "--output", default=DEFAULT_OUTPUT, help="trimmed JSON to write ('-' for stdout)"
     )
     args = parser.parse_args(argv)
+    if args.input is None:
+        parser.error("give --input or set TELEGRAM_BOT_API_SPEC (the full api.json)")
     with open(args.input, encoding="utf-8") as f:
         spec = json.load(f)
     text = render(trim(spec))

@@ -33,22 +33,24 @@ pub enum ConfigError {
         reason: String,
     },
     /// The `.env` file (or `--env-file`) could not be read or parsed.
-    #[error("cannot read the environment file {path}: {reason}")]
+    #[error("cannot read the environment file {path}")]
     EnvFile {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        source: dotenvy::Error,
     },
     /// A secret file could not be read.
-    #[error("cannot read secret file {path} (for `{key}`): {reason}")]
+    #[error("cannot read secret file {path} (for `{key}`)")]
     SecretFile {
         /// Dotted key of the `*_file` setting.
         key: String,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -488,12 +490,12 @@ impl Environment {
         };
         let mut from_file = Vec::new();
         if let Some(path) = &dotenv {
-            let bad = |reason: String| ConfigError::EnvFile {
+            let bad = |source| ConfigError::EnvFile {
                 path: path.clone(),
-                reason,
+                source,
             };
-            for item in dotenvy::from_path_iter(path).map_err(|e| bad(e.to_string()))? {
-                from_file.push(item.map_err(|e| bad(e.to_string()))?);
+            for item in dotenvy::from_path_iter(path).map_err(bad)? {
+                from_file.push(item.map_err(bad)?);
             }
         }
         let mut env = Self::from_pairs(from_file.into_iter().chain(std::env::vars()));
@@ -671,7 +673,7 @@ pub fn read_secret_file(key: &str, path: &Path) -> Result<Secret, ConfigError> {
     let text = std::fs::read_to_string(&resolved).map_err(|e| ConfigError::SecretFile {
         key: key.into(),
         path: resolved.clone(),
-        reason: e.to_string(),
+        source: e,
     })?;
     Ok(Secret::new(text.trim_end_matches(['\n', '\r']).to_string()))
 }

@@ -31,6 +31,7 @@ use crate::availability::{IsoWeek, Period, Timeline};
 use crate::clock::{SharedClock, until};
 use crate::config::DiagramConfig;
 use crate::domain::{DiagramMessage, Location, MessageRef};
+use crate::errors::ErrorChain;
 use crate::notify::{DiagramImage, Notifier, NotifyError};
 use crate::render::{DiagramRenderer, ImageFormat, Language, RenderError, WeekDiagram};
 use crate::store::{StatusStore, StoreError};
@@ -46,14 +47,15 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     /// A cron expression does not parse.
-    #[error("diagram.{key} = {expr:?} is not a valid cron expression: {reason}")]
+    #[error("diagram.{key} = {expr:?} is not a valid cron expression")]
     Cron {
         /// `post` or `update`.
         key: &'static str,
         /// The expression.
         expr: String,
         /// What the parser said.
-        reason: String,
+        #[source]
+        source: cron::error::Error,
     },
 }
 
@@ -67,8 +69,8 @@ pub enum DrawError {
     #[error(transparent)]
     Render(#[from] RenderError),
     /// The rendering task panicked.
-    #[error("the renderer crashed: {0}")]
-    Crashed(String),
+    #[error("the renderer crashed")]
+    Crashed(#[source] tokio::task::JoinError),
 }
 
 /// Builds the [`WeekDiagram`] of `location` for `week`, reading its intervals from the store.
@@ -101,7 +103,7 @@ pub async fn render_blocking(
 ) -> Result<Vec<u8>, DrawError> {
     tokio::task::spawn_blocking(move || renderer.render(&diagram, format))
         .await
-        .map_err(|e| DrawError::Crashed(e.to_string()))?
+        .map_err(DrawError::Crashed)?
         .map_err(DrawError::from)
 }
 
@@ -139,7 +141,7 @@ fn parse_cron(key: &'static str, expr: &str) -> Result<cron::Schedule, ScheduleE
     cron::Schedule::from_str(expr).map_err(|e| ScheduleError::Cron {
         key,
         expr: expr.to_string(),
-        reason: e.to_string(),
+        source: e,
     })
 }
 
@@ -232,7 +234,7 @@ impl DiagramScheduler {
                 let report = match self.run_pass().await {
                     Ok(r) => r,
                     Err(e) => {
-                        tracing::warn!(error = %e, "diagram pass failed; retrying in a minute");
+                        tracing::warn!(error = %ErrorChain(&e), "diagram pass failed; retrying in a minute");
                         PassReport {
                             retry_at: Some(now + td(RETRY_AFTER_FAILURE)),
                             ..PassReport::default()
@@ -317,7 +319,7 @@ impl DiagramScheduler {
                         Failure::Notify(NotifyError::Permanent(_)) => None,
                         _ => Some(now + td(RETRY_AFTER_FAILURE)),
                     };
-                    tracing::warn!(location = %loc.name, notifier = n.name(), %chat, error = %e, retry = ?retry, "diagram not delivered");
+                    tracing::warn!(location = %loc.name, notifier = n.name(), %chat, error = %ErrorChain(&e), retry = ?retry, "diagram not delivered");
                     if let Some(r) = retry {
                         report.retry_at = Some(report.retry_at.map_or(r, |x| x.min(r)));
                     }

@@ -413,3 +413,16 @@ pub struct Session {
     /// When it stops being valid.
     pub expires_at: DateTime<Utc>,
 }
+
+/// Number of locations per status (for `/metrics` and health pages).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Status `up`.
+    pub up: u64,
+    /// Status `down`.
+    pub down: u64,
+    /// Status `unknown`.
+    pub unknown: u64,
+    /// Status `paused`.
+    pub paused: u64,
+}

@@ -9,6 +9,8 @@
 //! those live in plugin crates (`outage-source-http`, `outage-store-sqlite`, ...). It may
 //! depend on tokio (timers, tasks) and on small pure-Rust utility crates.
 
+#![deny(missing_docs)]
+
 pub mod availability;
 pub mod clock;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod device;
 pub mod diagrams;
 pub mod domain;
 pub mod engine;
+pub mod errors;
 pub mod keys;
 pub mod memory_store;
 pub mod metrics;
@@ -26,6 +29,7 @@ pub mod secret;
 pub mod source;
 pub mod store;
 pub mod store_support;
+pub mod text;
 pub mod view;
 
 pub use clock::{Clock, SystemClock, TokioClock};

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::source::StatusCounts;
+use crate::domain::StatusCounts;
 use crate::store::OutboxStats;
 
 /// Reasons a heartbeat is rejected, as the `reason` label.

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::availability::IsoWeek;
 use crate::domain::{Cause, EventId, LocationId, MessageRef};
+use crate::render::Language;
+use crate::text::{self, en};
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -132,6 +134,74 @@ pub struct DeliveryContext {
 }
 
 /// Something that tells people about alerts: Telegram, a webhook, the console.
+///
+/// An embedder implements [`Notifier::deliver`] (everything else has a default) and hands the
+/// notifier to [`Engine::start`](crate::engine::Engine::start); the engine queues every alert
+/// in the store's outbox and its delivery worker calls `deliver`, retrying as the returned
+/// [`NotifyError`] says.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// use async_trait::async_trait;
+/// use outage_core::engine::{Engine, EngineConfig};
+/// use outage_core::keys::KeyHash;
+/// use outage_core::memory_store::MemoryStore;
+/// use outage_core::metrics::Metrics;
+/// use outage_core::notify::{Alert, DeliveryContext, Notifier, NotifyError};
+/// use outage_core::{Clock, DeviceFacts, HeartbeatSink, MessageRef, NewLocation, StatusStore, TokioClock};
+///
+/// /// Writes each alert as one line into a shared list.
+/// #[derive(Debug, Default)]
+/// struct Lines(Mutex<Vec<String>>);
+///
+/// #[async_trait]
+/// impl Notifier for Lines {
+///     fn name(&self) -> &str {
+///         "lines"
+///     }
+///
+///     async fn deliver(
+///         &self,
+///         alert: &Alert,
+///         ctx: &DeliveryContext,
+///     ) -> Result<Option<MessageRef>, NotifyError> {
+///         let mut lines = self.0.lock().map_err(|_| NotifyError::Transient("poisoned".into()))?;
+///         lines.push(format!("{:?} {}", alert.kind, alert.location_name));
+///         // Where later alerts about the same outage (the restore) can find this message.
+///         Ok(Some(MessageRef {
+///             notifier: self.name().into(),
+///             chat: ctx.chat.clone(),
+///             message_id: lines.len().to_string(),
+///         }))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(MemoryStore::new());
+/// let lines = Arc::new(Lines::default());
+/// // Paused tokio time drives the clock, so the 30 s below pass at once.
+/// let clock = Arc::new(TokioClock::starting_at(chrono::Utc::now()));
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// store.create_location(&home, KeyHash::of("secret-key"), clock.now()).await?;
+/// let (engine, tasks) = Engine::start(
+///     store.clone(),
+///     vec![lines.clone()],
+///     clock,
+///     Arc::new(Metrics::default()),
+///     EngineConfig::default(),
+/// )
+/// .await?;
+///
+/// engine.heartbeat("secret-key", DeviceFacts::default()).await?;
+/// tokio::time::sleep(Duration::from_secs(45)).await; // no more heartbeats: an outage
+/// assert_eq!(*lines.0.lock().unwrap(), ["Outage Home"]);
+/// tasks.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
     /// Stable name (`telegram`, `console`); used as the outbox queue name.
@@ -246,17 +316,10 @@ impl Notifier for Vec<Arc<dyn Notifier>> {
     }
 }
 
-/// Formats a duration as "2 h 14 min", "5 min", "40 s".
+/// A duration in English, "2 h 14 min", "5 min", "40 s", "1 d": [`text::human_duration`]
+/// with [`Language::En`].
 pub fn human_duration(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
+    text::human_duration(d, Language::En)
 }
 
 /// Writes alerts as readable lines to standard output (and the log). Useful before a real
@@ -280,29 +343,31 @@ impl ConsoleNotifier {
             .duration(alert.at)
             .map(human_duration)
             .unwrap_or_else(|| "an unknown time".into());
-        match alert.kind {
+        let sentence = match alert.kind {
             AlertKind::Outage => match alert.started_at {
-                Some(s) => format!("🔴 {name}: power is off since {}", t(s)),
-                None => {
-                    format!("🔴 {name}: power is off (it went out while the monitor was offline)")
-                }
+                Some(s) => en::power_off_since(&t(s)),
+                None => en::POWER_OFF_START_UNKNOWN.to_string(),
             },
-            AlertKind::OutageUpdate => format!("🔴 {name}: still no power, {dur} so far"),
+            AlertKind::OutageUpdate => en::without_power(&dur),
             AlertKind::Restored => {
                 let end = alert.ended_at.map(t).unwrap_or_default();
                 match alert.started_at {
-                    Some(_) => format!("🟢 {name}: power is back at {end}, it was off {dur}"),
-                    None => format!(
-                        "🟢 {name}: power came back at {end}; it went out while the monitor was offline"
-                    ),
+                    Some(_) => en::power_back(&end, &dur),
+                    None => en::power_back_start_unknown(&end),
                 }
             }
-            AlertKind::NetworkRestored => {
-                format!("🟡 {name}: the power stayed on, only the network was down for {dur}")
-            }
-            AlertKind::Paused => format!("⏸ {name}: paused, no alerts until further notice"),
-            AlertKind::Test => format!("✅ {name}: test alert, notifications work"),
-        }
+            AlertKind::NetworkRestored => en::network_only_for(&dur),
+            AlertKind::Paused => en::PAUSED.to_string(),
+            AlertKind::Test => en::test_message("console"),
+        };
+        let emoji = match alert.kind {
+            AlertKind::Outage | AlertKind::OutageUpdate => "🔴",
+            AlertKind::Restored => "🟢",
+            AlertKind::NetworkRestored => "🟡",
+            AlertKind::Paused => "⏸",
+            AlertKind::Test => "✅",
+        };
+        format!("{emoji} {name}: {sentence}")
     }
 }
 
@@ -337,12 +402,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_like_people_talk() {
+    fn english_durations_are_the_shared_ones() {
         let d = chrono::TimeDelta::seconds;
-        assert_eq!(human_duration(d(40)), "40 s");
-        assert_eq!(human_duration(d(300)), "5 min");
         assert_eq!(human_duration(d(2 * 3600 + 14 * 60 + 5)), "2 h 14 min");
-        assert_eq!(human_duration(d(3600)), "1 h");
         assert_eq!(human_duration(d(86_400 + 7200)), "1 d 2 h");
+        assert_eq!(human_duration(d(86_400)), "1 d", "not \"1 d 0 h\"");
+    }
+
+    fn alert(kind: AlertKind, started: bool) -> Alert {
+        let at = |h: u32, m: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+                .and_then(|d| d.and_hms_opt(h, m, 10))
+                .map(|t| t.and_utc())
+                .unwrap_or_default()
+        };
+        Alert {
+            kind,
+            location_id: LocationId(1),
+            location_name: "Home".into(),
+            event_id: Some(EventId(1)),
+            started_at: started.then(|| at(14, 2)),
+            detected_at: Some(at(14, 3)),
+            ended_at: (kind != AlertKind::Outage).then(|| at(16, 16)),
+            cause: Cause::Power,
+            at: at(16, 16),
+        }
+    }
+
+    #[test]
+    fn console_lines() {
+        let c = ConsoleNotifier::new(chrono_tz::UTC);
+        let line = |k, started| c.render(&alert(k, started));
+        assert_eq!(
+            line(AlertKind::Outage, true),
+            "🔴 Home: power is off since 14:02:10"
+        );
+        assert_eq!(
+            line(AlertKind::Outage, false),
+            "🔴 Home: power is off; it went out while the monitor was offline"
+        );
+        assert_eq!(
+            line(AlertKind::Restored, true),
+            "🟢 Home: power is back at 16:16:10 — it was off 2 h 14 min"
+        );
+        assert_eq!(
+            line(AlertKind::Restored, false),
+            "🟢 Home: power is back at 16:16:10; it went out while the monitor was offline, so how long it was off is unknown"
+        );
+        assert_eq!(
+            line(AlertKind::NetworkRestored, true),
+            "🟡 Home: the power stayed on; only the network was down for 2 h 14 min"
+        );
+        assert_eq!(
+            line(AlertKind::Paused, true),
+            "⏸ Home: monitoring paused; no alerts until it resumes"
+        );
+        assert_eq!(
+            line(AlertKind::Test, true),
+            "✅ Home: test message: console alerts work"
+        );
     }
 }

@@ -57,6 +57,15 @@ pub enum PluginError {
         /// What is wrong and what would be right.
         reason: String,
     },
+    /// The plugin's config section could not be read; the cause is the error's source.
+    #[error("invalid [{section}] config")]
+    ConfigSource {
+        /// The section, e.g. `notifiers.telegram`.
+        section: String,
+        /// Why it could not be read (a deserialisation error, an unreadable secret file).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// No plugin of that kind has that name.
     #[error("unknown {kind} plugin `{name}`; available: {available}")]
     Unknown {
@@ -242,9 +251,9 @@ fn console_factory(ctx: &PluginContext<'_>) -> Result<Arc<dyn Notifier>, PluginE
     struct ConsoleConfig {}
     if !ctx.table.is_null() {
         let _: ConsoleConfig =
-            serde_json::from_value(ctx.table.clone()).map_err(|e| PluginError::Config {
+            serde_json::from_value(ctx.table.clone()).map_err(|e| PluginError::ConfigSource {
                 section: "notifiers.console".into(),
-                reason: e.to_string(),
+                source: Box::new(e),
             })?;
     }
     Ok(Arc::new(crate::notify::ConsoleNotifier::new(

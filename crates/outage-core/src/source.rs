@@ -11,6 +11,8 @@ use crate::domain::{DeviceFacts, LocationId, Status};
 use crate::metrics::Metrics;
 use crate::store::StatusStore;
 
+/// Re-exported from [`crate::domain`], where it lives (so `metrics` need not import `source`).
+pub use crate::domain::StatusCounts;
 pub use tokio_util::sync::CancellationToken;
 
 /// Accepted heartbeat.
@@ -36,19 +38,6 @@ pub enum BeatRejection {
     /// The monitor cannot take heartbeats right now (e.g. shutting down, database gone).
     #[error("monitor unavailable: {0}")]
     Unavailable(String),
-}
-
-/// Number of locations per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatusCounts {
-    /// Status `up`.
-    pub up: u64,
-    /// Status `down`.
-    pub down: u64,
-    /// Status `unknown`.
-    pub unknown: u64,
-    /// Status `paused`.
-    pub paused: u64,
 }
 
 /// Where heartbeats go: the engine.
@@ -96,6 +85,76 @@ pub enum SourceError {
 }
 
 /// Something that receives heartbeats (an HTTP endpoint, an MQTT subscription, ...).
+///
+/// The monitor runs every configured source with a [`SourceContext`]; the source hands each
+/// heartbeat to `ctx.sink` (the engine), which checks the key and answers with a [`BeatAck`]
+/// or a [`BeatRejection`], and returns once `ctx.shutdown` is cancelled.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use async_trait::async_trait;
+/// use outage_core::engine::{Engine, EngineConfig};
+/// use outage_core::keys::KeyHash;
+/// use outage_core::memory_store::MemoryStore;
+/// use outage_core::metrics::Metrics;
+/// use outage_core::source::{CancellationToken, SourceContext, SourceError};
+/// use outage_core::{Clock, DeviceFacts, HeartbeatSource, NewLocation, StatusStore, SystemClock};
+///
+/// /// Replays a fixed list of (key, boot id) heartbeats, then waits for shutdown.
+/// struct Replay(Vec<(&'static str, &'static str)>);
+///
+/// #[async_trait]
+/// impl HeartbeatSource for Replay {
+///     fn name(&self) -> &str {
+///         "replay"
+///     }
+///
+///     async fn run(self: Box<Self>, ctx: SourceContext) -> Result<(), SourceError> {
+///         for (key, boot) in &self.0 {
+///             let facts = DeviceFacts { boot_id: Some(boot.to_string()), ..DeviceFacts::default() };
+///             match ctx.sink.heartbeat(key, facts).await {
+///                 Ok(_) => ctx.metrics.heartbeat_received(),
+///                 Err(e) => tracing::warn!(error = %e, "heartbeat refused"),
+///             }
+///         }
+///         ctx.shutdown.cancelled().await;
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(MemoryStore::new());
+/// let clock = Arc::new(SystemClock);
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// let loc = store.create_location(&home, KeyHash::of("good-key"), clock.now()).await?;
+/// let metrics = Arc::new(Metrics::default());
+/// let (engine, tasks) =
+///     Engine::start(store.clone(), vec![], clock.clone(), metrics.clone(), EngineConfig::default())
+///         .await?;
+///
+/// let shutdown = CancellationToken::new();
+/// let ctx = SourceContext {
+///     sink: Arc::new(engine.clone()),
+///     store: store.clone(),
+///     metrics: metrics.clone(),
+///     clock,
+///     shutdown: shutdown.clone(),
+/// };
+/// let source = Box::new(Replay(vec![("good-key", "b1"), ("wrong-key", "b1")]));
+/// let running = tokio::spawn(source.run(ctx));
+/// while metrics.heartbeats_received() == 0 {
+///     tokio::task::yield_now().await;
+/// }
+/// assert_eq!(engine.status_of(loc.id).map(|(s, _)| s), Some(outage_core::Status::Up));
+/// shutdown.cancel();
+/// running.await??;
+/// tasks.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait HeartbeatSource: Send + Sync + 'static {
     /// Stable name.

@@ -259,6 +259,42 @@ pub struct PruneStats {
 
 /// Storage of everything the monitor knows. Implemented by the SQLite and PostgreSQL crates
 /// and by [`crate::memory_store::MemoryStore`].
+///
+/// The engine, the HTTP source and the admin panel hold it as `Arc<dyn StatusStore>` and never
+/// see which database is behind it. A new implementation must pass the behaviour suite in
+/// `outage-testkit` (`store_suite`), which holds every store to the same semantics as
+/// `MemoryStore`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use outage_core::keys::KeyHash;
+/// use outage_core::memory_store::MemoryStore;
+/// use outage_core::{DeviceFacts, Heartbeat, NewLocation, StatusStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), outage_core::StoreError> {
+/// let store: Arc<dyn StatusStore> = Arc::new(MemoryStore::new());
+/// store.migrate().await?;
+/// let now = chrono::Utc::now();
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// let loc = store.create_location(&home, KeyHash::of("secret-key"), now).await?;
+///
+/// // Keys are stored hashed; the record carries the hash, never the key.
+/// let record = store.get_location(loc.id).await?.expect("just created");
+/// assert_eq!(record.key_hash, KeyHash::of("secret-key"));
+///
+/// let beat = Heartbeat { location_id: loc.id, received_at: now, facts: DeviceFacts::default() };
+/// store.record_heartbeats(&[beat], now).await?;
+/// assert_eq!(store.recent_heartbeats(loc.id, 10).await?.len(), 1);
+///
+/// // A second location with the same name is refused.
+/// let again = store.create_location(&home, KeyHash::of("other-key"), now).await;
+/// assert!(matches!(again, Err(outage_core::StoreError::Conflict(_))));
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
     /// Brings the schema up to date. Idempotent.

@@ -1,8 +1,9 @@
 //! The engine against a plain reference model: random days of heartbeats (boot ids, uptimes
 //! that keep counting or restart, gaps short and long) and monitor restarts (short and longer
 //! than the timeout) go to the real engine on tokio's paused clock and to [`Model`], a few
-//! lines of rules written for this test from the design (DESIGN §3 in words: backdated starts,
-//! power vs network by boot id and uptime, the monitor's own downtime). Their outages — start,
+//! lines of rules written for this test from the detection rules (ARCHITECTURE.md, "How
+//! detection works": backdated starts, power vs network by boot id and uptime, the monitor's
+//! own downtime). Their outages — start,
 //! end, cause, detection time — must be equal.
 //!
 //! Not modelled yet: pauses, `restore_confirm`, edits of the timeout and wall-clock jumps; the
@@ -129,7 +130,7 @@ impl Script {
     }
 }
 
-/// The reference: the rules of DESIGN §3, for one location, without restore confirmation or
+/// The reference: the detection rules (ARCHITECTURE.md, "How detection works"), for one location, without restore confirmation or
 /// pauses.
 #[derive(Default)]
 struct Model {

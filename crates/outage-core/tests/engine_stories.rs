@@ -78,6 +78,7 @@ impl World {
             inner: store.clone(),
             lists: AtomicUsize::new(0),
             versions: AtomicUsize::new(0),
+            failing_refs: AtomicUsize::new(0),
         });
         let rec = RecordingNotifier::new("rec");
         let clock = TokioClock::starting_at(outage_testkit::t0());
@@ -167,13 +168,15 @@ impl World {
     }
 }
 
-/// A [`MemoryStore`] that counts `list_locations` and `locations_version` calls; every other
-/// method is delegated.
+/// A [`MemoryStore`] that counts `list_locations` and `locations_version` calls and can be told
+/// to fail the next `message_refs` reads; every other method is delegated.
 #[derive(Debug)]
 struct CountingStore {
     inner: Arc<MemoryStore>,
     lists: AtomicUsize,
     versions: AtomicUsize,
+    /// How many of the next `message_refs` calls fail.
+    failing_refs: AtomicUsize,
 }
 
 impl CountingStore {
@@ -183,6 +186,11 @@ impl CountingStore {
 
     fn versions(&self) -> usize {
         self.versions.load(Ordering::SeqCst)
+    }
+
+    /// Makes the next `n` reads of earlier message ids fail.
+    fn fail_message_refs(&self, n: usize) {
+        self.failing_refs.store(n, Ordering::SeqCst);
     }
 }
 
@@ -197,6 +205,16 @@ macro_rules! delegate_to_inner {
             async fn locations_version(&self) -> Result<i64, StoreError> {
                 self.versions.fetch_add(1, Ordering::SeqCst);
                 self.inner.locations_version().await
+            }
+            async fn message_refs(&self, id: EventId) -> Result<Vec<MessageRef>, StoreError> {
+                let fail = self
+                    .failing_refs
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if fail {
+                    return Err(StoreError::Unavailable("injected: connection reset".into()));
+                }
+                self.inner.message_refs(id).await
             }
             $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
                 self.inner.$name($($arg),*).await
@@ -229,7 +247,6 @@ delegate_to_inner! {
     next_notification_due() -> Option<DateTime<Utc>>;
     outbox_stats() -> OutboxStats;
     outbox_by_notifier() -> Vec<NotifierOutboxStats>;
-    message_refs(id: EventId) -> Vec<MessageRef>;
     prune(beats: DateTime<Utc>, outbox: DateTime<Utc>) -> PruneStats;
     diagram_messages() -> Vec<DiagramMessage>;
     save_diagram_message(m: &DiagramMessage) -> ();
@@ -647,6 +664,47 @@ async fn delivery_honours_retry_after_and_backs_off_on_transient_errors_in_order
         Duration::from_secs(17),
         "retry_after is honoured exactly"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_read_of_earlier_message_ids_is_retried_and_never_sends_a_new_message() {
+    let (w, store) = World::counting(World::quiet()).await;
+    w.add("Home", "k").await;
+    w.beat("k", facts("a", 100)).await;
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    settle().await;
+    assert_eq!(w.rec.kinds(), vec![AlertKind::Outage]);
+    // The outage message got id "1" (the recorder numbers its deliveries).
+    store.fail_message_refs(1);
+    w.beat("k", facts("b", 1)).await;
+    settle().await;
+    assert_eq!(
+        w.rec.kinds(),
+        vec![AlertKind::Outage],
+        "the restore must wait when its earlier message ids cannot be read"
+    );
+    assert_eq!(w.store.outbox_stats().await.unwrap().pending, 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let delivered = w.rec.delivered();
+    assert_eq!(
+        w.rec.kinds(),
+        vec![AlertKind::Outage, AlertKind::Restored],
+        "delivered once after the retry"
+    );
+    assert_eq!(
+        w.rec.attempts().len(),
+        2,
+        "the notifier was asked only twice"
+    );
+    let earlier: Vec<&str> = delivered[1]
+        .ctx
+        .earlier
+        .iter()
+        .map(|r| r.message_id.as_str())
+        .collect();
+    assert_eq!(earlier, vec!["1"], "the restore answers the outage message");
+    let stats = w.store.outbox_stats().await.unwrap();
+    assert_eq!((stats.delivered, stats.pending, stats.failed), (2, 0, 0));
 }
 
 #[tokio::test(start_paused = true)]

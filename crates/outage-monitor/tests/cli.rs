@@ -1,4 +1,4 @@
-//! The CLI contracts scripts rely on (DESIGN §4): JSON shapes, errors on stderr with a
+//! The CLI contracts scripts rely on (book: Command line, "JSON shapes"): JSON shapes, errors on stderr with a
 //! non-zero exit, helpful config errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 

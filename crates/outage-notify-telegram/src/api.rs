@@ -22,6 +22,10 @@ use crate::config::ChatId;
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Why a Bot API call failed.
+///
+/// Unlike the other errors of the workspace, the causes here are flattened into redacted text
+/// on purpose: a `reqwest` error or a JSON error can quote the request URL or the answer, and
+/// both may contain the bot token, so no foreign error is kept as a `source`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// Telegram answered `{"ok":false,…}`.

@@ -160,6 +160,14 @@ impl fmt::Debug for TelegramConfig {
     }
 }
 
+/// The section could not be read; `source` says why.
+fn unreadable(source: impl std::error::Error + Send + Sync + 'static) -> PluginError {
+    PluginError::ConfigSource {
+        section: SECTION.into(),
+        source: Box::new(source),
+    }
+}
+
 fn invalid(reason: impl Into<String>) -> PluginError {
     PluginError::Config {
         section: SECTION.into(),
@@ -189,9 +197,9 @@ impl TelegramConfig {
         } else {
             table.clone()
         };
-        let raw: RawConfig = serde_json::from_value(table).map_err(|e| invalid(e.to_string()))?;
+        let raw: RawConfig = serde_json::from_value(table).map_err(unreadable)?;
         let token = secret_or_file("bot_token", raw.bot_token, raw.bot_token_file.as_deref())
-            .map_err(|e| invalid(e.to_string()))?
+            .map_err(unreadable)?
             .ok_or_else(|| {
                 invalid("set `bot_token` or `bot_token_file` (the token @BotFather gave the bot)")
             })?;
@@ -240,6 +248,7 @@ fn check_token(token: &Secret) -> Result<(), PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use outage_core::errors::ErrorChain;
     use serde_json::json;
 
     const TOKEN: &str = "123456789:AAE-secret_Token";
@@ -295,8 +304,8 @@ mod tests {
     fn unknown_keys_name_the_valid_ones() {
         let err =
             TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": 1, "chatid": 2}))
-                .unwrap_err()
-                .to_string();
+                .map_err(|e| ErrorChain(&e).to_string())
+                .unwrap_err();
         assert!(err.contains("notifiers.telegram"), "{err}");
         assert!(err.contains("chatid"), "{err}");
         assert!(
@@ -308,21 +317,21 @@ mod tests {
     #[test]
     fn missing_or_malformed_settings_are_explained_without_the_token() {
         let err = TelegramConfig::from_table(&json!({"chat_id": 1}))
-            .unwrap_err()
-            .to_string();
+            .map_err(|e| ErrorChain(&e).to_string())
+            .unwrap_err();
         assert!(err.contains("bot_token_file"), "{err}");
         let err = TelegramConfig::from_table(&json!({"bot_token": TOKEN}))
-            .unwrap_err()
-            .to_string();
+            .map_err(|e| ErrorChain(&e).to_string())
+            .unwrap_err();
         assert!(err.contains("chat_id"), "{err}");
         let err =
             TelegramConfig::from_table(&json!({"bot_token": "\"123:AbC secret\"", "chat_id": 1}))
-                .unwrap_err()
-                .to_string();
+                .map_err(|e| ErrorChain(&e).to_string())
+                .unwrap_err();
         assert!(err.contains("@BotFather") && !err.contains("AbC"), "{err}");
         let err = TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": "family"}))
-            .unwrap_err()
-            .to_string();
+            .map_err(|e| ErrorChain(&e).to_string())
+            .unwrap_err();
         assert!(
             err.contains("family") && err.contains("@channelname"),
             "{err}"
@@ -330,14 +339,14 @@ mod tests {
         let err = TelegramConfig::from_table(
             &json!({"bot_token": TOKEN, "chat_id": 1, "api_base": "api.telegram.org"}),
         )
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| ErrorChain(&e).to_string())
+        .unwrap_err();
         assert!(err.contains("api_base"), "{err}");
         let err = TelegramConfig::from_table(
             &json!({"bot_token": TOKEN, "chat_id": 1, "style": "fancy"}),
         )
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| ErrorChain(&e).to_string())
+        .unwrap_err();
         assert!(err.contains("compact") && err.contains("detailed"), "{err}");
     }
 
@@ -357,8 +366,8 @@ mod tests {
         let err = TelegramConfig::from_table(
             &json!({"bot_token": TOKEN, "bot_token_file": f, "chat_id": 7}),
         )
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| ErrorChain(&e).to_string())
+        .unwrap_err();
         assert!(
             err.contains("not both") && !err.contains("secret_Token"),
             "{err}"
@@ -366,8 +375,8 @@ mod tests {
         let err = TelegramConfig::from_table(
             &json!({"bot_token_file": dir.join("absent"), "chat_id": 7}),
         )
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| ErrorChain(&e).to_string())
+        .unwrap_err();
         assert!(err.contains("absent"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -15,8 +15,11 @@
 //! outage, retries, order per chat) lives in the engine's outbox, behind
 //! [`outage_core::StatusStore`].
 //!
-//! Not done yet: grouping several locations that change state together into one message
-//! (bursts, DESIGN §3). Each alert is its own message; Telegram's 429s are honoured instead.
+//! Bursts: when several locations change state together, the first alert to a chat goes out at
+//! once; outage and restore alerts about other locations that follow within `burst_window`
+//! (default 10 s) wait until it has passed and then go out as one message listing them
+//! ([`Templates::burst`]); see "Bursts are leading-edge" in ARCHITECTURE.md. Telegram's 429s
+//! are honoured on top of that.
 
 pub mod api;
 pub mod config;
@@ -63,6 +66,7 @@ outage_core::inventory::submit! {
 mod tests {
     use super::*;
     use outage_core::config::Config;
+    use outage_core::errors::ErrorChain;
     use outage_core::registry;
 
     #[test]
@@ -87,7 +91,9 @@ mod tests {
         let config =
             Config::from_toml_str("[notifiers.telegram]\nchat_id = 1\nbot_tokn = \"1:a\"\n")
                 .unwrap();
-        let err = registry::build_notifiers(&config).unwrap_err().to_string();
+        let err = registry::build_notifiers(&config)
+            .map_err(|e| ErrorChain(&e).to_string())
+            .unwrap_err();
         assert!(
             err.contains("notifiers.telegram") && err.contains("bot_tokn"),
             "{err}"

@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use outage_core::notify::{Alert, DiagramImage};
 use outage_core::render::Language;
+use outage_core::text::en;
 
 use crate::config::Style;
 
@@ -26,23 +27,7 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// A duration the way people say it: `2 h 14 min` / `2 год 14 хв`, `5 min`, `40 s`, `1 d 2 h`.
-pub fn human_duration(d: TimeDelta, lang: Language) -> String {
-    let (d_, h_, m_, s_) = match lang {
-        Language::En => ("d", "h", "min", "s"),
-        Language::Uk => ("д", "год", "хв", "с"),
-    };
-    let secs = d.num_seconds().max(0);
-    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs} {s_}"),
-        (0, 0, m) => format!("{m} {m_}"),
-        (0, h, 0) => format!("{h} {h_}"),
-        (0, h, m) => format!("{h} {h_} {m} {m_}"),
-        (d, 0, _) => format!("{d} {d_}"),
-        (d, h, _) => format!("{d} {d_} {h} {h_}"),
-    }
-}
+pub use outage_core::text::human_duration;
 
 /// "1 місце", "2 місця", "5 місць", "21 місце".
 fn uk_places(n: usize) -> String {
@@ -133,11 +118,9 @@ impl Templates {
     fn outage_head(&self, a: &Alert) -> String {
         let n = Self::name(a);
         match (a.started_at, self.uk()) {
-            (Some(s), false) => format!("🔴 {n} — power is off since {}", self.time(s, a.at)),
+            (Some(s), false) => format!("🔴 {n} — {}", en::power_off_since(&self.time(s, a.at))),
             (Some(s), true) => format!("🔴 {n} — світла немає {}", self.uk_since(s, a.at)),
-            (None, false) => {
-                format!("🔴 {n} — power is off; it went out while the monitor was offline")
-            }
+            (None, false) => format!("🔴 {n} — {}", en::POWER_OFF_START_UNKNOWN),
             (None, true) => {
                 format!("🔴 {n} — світла немає; воно зникло, поки монітор не працював")
             }
@@ -186,7 +169,7 @@ impl Templates {
             (None, None) => None,
         };
         let line = match (running, self.uk()) {
-            (Some((false, d)), false) => format!("\n⏱ {} without power", self.dur(d)),
+            (Some((false, d)), false) => format!("\n⏱ {}", en::without_power(&self.dur(d))),
             (Some((false, d)), true) => format!("\n⏱ без світла вже {}", self.dur(d)),
             (Some((true, d)), false) => format!("\n⏱ at least {} without power", self.dur(d)),
             (Some((true, d)), true) => format!("\n⏱ без світла щонайменше {}", self.dur(d)),
@@ -230,9 +213,8 @@ impl Templates {
         let end = Self::ended(a);
         let text = match (a.started_at, self.uk()) {
             (Some(s), false) => format!(
-                "🟢 {n}: power is back at {} — it was off {}",
-                self.time(end, a.at),
-                self.dur(end - s)
+                "🟢 {n}: {}",
+                en::power_back(&self.time(end, a.at), &self.dur(end - s))
             ),
             (Some(s), true) => format!(
                 "🟢 {n}: світло повернулося {} — його не було {}",
@@ -240,8 +222,8 @@ impl Templates {
                 self.dur(end - s)
             ),
             (None, false) => format!(
-                "🟢 {n}: power is back at {}; it went out while the monitor was offline, so how long it was off is unknown",
-                self.time(end, a.at)
+                "🟢 {n}: {}",
+                en::power_back_start_unknown(&self.time(end, a.at))
             ),
             (None, true) => format!(
                 "🟢 {n}: світло повернулося {}; воно зникло, поки монітор не працював, тож скільки його не було — невідомо",
@@ -273,12 +255,12 @@ impl Templates {
         let span = from.map(|s| (self.dur(end - s), self.time(s, end), self.time(end, a.at)));
         match (span, self.uk()) {
             (Some((d, s, e)), false) => {
-                format!("🟡 {n} — the power stayed on; only the network was down for {d} ({s}–{e})")
+                format!("🟡 {n} — {} ({s}–{e})", en::network_only_for(&d))
             }
             (Some((d, s, e)), true) => {
                 format!("🟡 {n} — світло не зникало; не було лише зв’язку, {d} ({s}–{e})")
             }
-            (None, false) => format!("🟡 {n} — the power stayed on; only the network was down"),
+            (None, false) => format!("🟡 {n} — {}", en::NETWORK_ONLY),
             (None, true) => format!("🟡 {n} — світло не зникало; не було лише зв’язку"),
         }
     }
@@ -287,7 +269,7 @@ impl Templates {
     pub fn paused(&self, a: &Alert) -> String {
         let n = Self::name(a);
         match self.uk() {
-            false => format!("⏸ {n} — monitoring paused; no alerts until it resumes"),
+            false => format!("⏸ {n} — {}", en::PAUSED),
             true => format!(
                 "⏸ {n} — моніторинг призупинено; сповіщень не буде, доки його не відновлять"
             ),
@@ -298,7 +280,7 @@ impl Templates {
     pub fn test(&self, a: &Alert) -> String {
         let n = Self::name(a);
         match self.uk() {
-            false => format!("✅ {n} — test message: Telegram alerts work"),
+            false => format!("✅ {n} — {}", en::test_message("Telegram")),
             true => format!("✅ {n} — тестове повідомлення: сповіщення в Telegram працюють"),
         }
     }
@@ -357,8 +339,8 @@ impl Templates {
                 );
                 let off = match d.outages {
                     0 => "no outages".to_string(),
-                    1 => format!("1 outage, {down} without power"),
-                    k => format!("{k} outages, {down} without power"),
+                    1 => format!("1 outage, {}", en::without_power(&down)),
+                    k => format!("{k} outages, {}", en::without_power(&down)),
                 };
                 format!(
                     "📊 {n} — week {} ({dates})\n{off} · updated {drawn}",

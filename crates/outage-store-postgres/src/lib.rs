@@ -14,7 +14,8 @@
 //! # Leader election
 //!
 //! With several instances behind a load balancer, every instance may take heartbeats, but
-//! exactly one may run detection, delivery and scheduling (DESIGN §7). [`PostgresStore::try_lead`]
+//! exactly one may run detection, delivery and scheduling (book: PostgreSQL, "More than one
+//! instance"). [`PostgresStore::try_lead`]
 //! takes a session-level PostgreSQL advisory lock ([`store::LEADER_LOCK_KEY`]) on a dedicated
 //! connection the store keeps open: `Ok(true)` for the one instance holding it, `Ok(false)` for
 //! the others. When the leader dies (or its store is dropped or [closed](PostgresStore::close)),

@@ -5,7 +5,7 @@
 //! [`StatusStore::load_runtime`] reads in one `REPEATABLE READ` snapshot. A second, dedicated
 //! connection holds the leader lock ([`PostgresStore::try_lead`]).
 //!
-//! Several monitor processes may share one database (DESIGN §7), so writes that touch many
+//! Several monitor processes may share one database (book: PostgreSQL, "More than one instance"), so writes that touch many
 //! `locations` rows lock them first, in id order (`FOR NO KEY UPDATE`): two heartbeat batches,
 //! or a batch and a transition, never deadlock, and a location deleted meanwhile is simply
 //! skipped (its beats are ignored, as with every store) instead of failing the batch on a
@@ -246,7 +246,7 @@ impl PostgresStore {
     }
 
     /// Tries to become (or checks that this store still is) the leader: the one monitor that
-    /// runs detection, delivery and scheduling when several share the database (DESIGN §7).
+    /// runs detection, delivery and scheduling when several share the database (book: PostgreSQL, "More than one instance").
     ///
     /// Leadership is the session-level advisory lock [`LEADER_LOCK_KEY`], taken with
     /// `pg_try_advisory_lock` on a dedicated connection that this store keeps open: it never
@@ -1351,7 +1351,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 // Rows and conversions. Nothing read from the database is trusted: a value out of range is an
 // error naming the column, never a panic.
 
-/// How PostgreSQL rows read ([`Dialect`]): RSSI columns are INTEGER. [`map_err`] puts the
+/// How PostgreSQL rows read ([`Dialect`]): RSSI columns are INTEGER. `map_err` (below) puts the
 /// violated constraint's name in a conflict's message.
 pub enum Db {}
 

@@ -1,6 +1,6 @@
 //! `outage-testkit`: what tests of outage-monitor and of its plugins share.
 //!
-//! - [`store_suite`]: the behaviour suite every `StatusStore` must pass.
+//! - [`store_suite`](mod@store_suite): the behaviour suite every `StatusStore` must pass.
 //! - [`notifier`]: notifiers that record or fail on demand.
 //! - [`telegram`]: a fake Telegram Bot API server that validates requests against the spec.
 //!

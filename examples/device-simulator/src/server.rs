@@ -340,10 +340,10 @@ mod tests {
             Some("sim-000042")
         );
         assert_eq!(
-            outage_alert_location("🟢 sim-000042: power is back at 12:01:00, it was off 1 min"),
+            outage_alert_location("🟢 sim-000042: power is back at 12:01:00 — it was off 1 min"),
             None
         );
-        assert_eq!(outage_alert_location("🔴 sim-1: still no power"), None);
+        assert_eq!(outage_alert_location("🔴 sim-1: 5 min without power"), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::clock::{SharedClock, until};
 use crate::domain::LocationId;
 use crate::metrics::Metrics;
 use crate::notify::{AlertKind, DeliveryContext, Notifier, NotifyError};
-use crate::store::{OutboxItem, StatusStore};
+use crate::store::{OutboxItem, StatusStore, StoreError};
 
 /// First retry delay after a transient failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -133,23 +133,24 @@ impl Worker {
         }
     }
 
-    /// What the notifier knows about earlier messages of the item's event.
-    async fn context(&self, item: &OutboxItem) -> DeliveryContext {
+    /// What the notifier knows about earlier messages of the item's event. A store error is
+    /// returned, never read as "no earlier message": that would post a new message where the
+    /// live one should have been edited.
+    async fn context(&self, item: &OutboxItem) -> Result<DeliveryContext, StoreError> {
         let earlier = match item.alert.event_id {
             Some(ev) => self
                 .store
                 .message_refs(ev)
-                .await
-                .unwrap_or_default()
+                .await?
                 .into_iter()
                 .filter(|r| r.notifier == item.notifier && r.chat == item.chat)
                 .collect(),
             None => vec![],
         };
-        DeliveryContext {
+        Ok(DeliveryContext {
             chat: item.chat.clone(),
             earlier,
-        }
+        })
     }
 
     /// Delivers a queue head — together with the groupable alerts waiting behind it when the
@@ -202,7 +203,21 @@ impl Worker {
         }
         let mut pairs = Vec::with_capacity(batch.len());
         for item in &batch {
-            pairs.push((item.alert.clone(), self.context(item).await));
+            match self.context(item).await {
+                Ok(ctx) => pairs.push((item.alert.clone(), ctx)),
+                Err(e) => {
+                    // Retry later, as after a transient delivery failure: nothing was sent, the
+                    // rows stay at the head of their queue.
+                    tracing::warn!(error = %e, id = item.id.0, "cannot read earlier message ids; delivery postponed");
+                    let err =
+                        NotifyError::Transient(format!("cannot read earlier message ids: {e}"));
+                    let (now, jitter) = (self.clock.now(), rand::rng().random());
+                    for item in &batch {
+                        self.failed(item, &err, now, jitter).await;
+                    }
+                    return;
+                }
+            }
         }
         let result = if let [(alert, ctx)] = pairs.as_slice() {
             notifier.deliver(alert, ctx).await.map(|r| vec![r])
