@@ -21,13 +21,11 @@
 //! answer within the timeout gets `503`. Every error body is `{"error": "..."}`. Tokens are
 //! never logged.
 //!
-//! A location is `{"id", "name", "status", "last_seen", "timeout_s", "chat_id", "enabled",
-//! "paused_until", "created_at"}`, the shape of `outage-monitor location list --json`; the
-//! status is the engine's live one when an [`Engine`] is attached ([`ReadApi::engine`]), else
-//! the last one written to the store. An event is `{"id", "location", "location_id",
-//! "started_at", "detected_at", "ended_at", "cause", "duration_s"}` as in `outage-monitor outage
-//! list --json`. Availability rows are [`AvailabilityRow`]s with the location name added, as in
-//! `outage-monitor report --format json`. Times are RFC 3339 UTC or `null`.
+//! Bodies are the shared views of [`outage_core::view`], the same the CLI's `--json` prints: a
+//! location is a [`LocationView`] (its status the engine's live one when an [`Engine`] is
+//! attached, [`ReadApi::engine`], else the last one written to the store), an event an
+//! [`OutageView`], an availability row an [`AvailabilityView`]. Times are RFC 3339 UTC or
+//! `null`.
 //!
 //! `from` and `to` take an RFC 3339 time or a local date `YYYY-MM-DD` in the monitor's time
 //! zone; a date as `to` includes that whole day. Diagrams and availability carry a strong
