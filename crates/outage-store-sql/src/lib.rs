@@ -14,6 +14,7 @@
 
 mod outbox;
 mod rows;
+mod tokens;
 mod users;
 
 pub use rows::{

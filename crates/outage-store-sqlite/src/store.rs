@@ -32,8 +32,8 @@ use outage_core::store::{
 };
 use outage_core::store_support::{NewEvent, duration_ms, micros, new_event, not_found, u64_to_db};
 use outage_store_sql::{
-    BeatRow, DiagramRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, Shared,
-    SqlStore, TokenRow, name_conflict,
+    BeatRow, Dialect, EventRow, IntervalRow, LocRow, OutboxRow, RecordRow, Shared, SqlStore,
+    name_conflict,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
@@ -1079,14 +1079,7 @@ impl StatusStore for SqliteStore {
     }
 
     async fn diagram_messages(&self) -> Result<Vec<DiagramMessage>, StoreError> {
-        let rows: Vec<DiagramRow<Db>> = sqlx::query_as(
-            "SELECT location_id, notifier, chat, message_id, posted_at, updated_at \
-             FROM diagram_messages ORDER BY location_id, notifier, chat",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(self.e())?;
-        rows.into_iter().map(DiagramRow::into_message).collect()
+        Shared(self).diagram_messages().await
     }
 
     async fn save_diagram_message(&self, m: &DiagramMessage) -> Result<(), StoreError> {
@@ -1120,16 +1113,9 @@ impl StatusStore for SqliteStore {
         notifier: &str,
         chat: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM diagram_messages WHERE location_id = ? AND notifier = ? AND chat = ?",
-        )
-        .bind(location.0)
-        .bind(notifier)
-        .bind(chat)
-        .execute(&self.writer)
-        .await
-        .map_err(self.e())?;
-        Ok(done.rows_affected() > 0)
+        Shared(self)
+            .delete_diagram_message(location, notifier, chat)
+            .await
     }
 
     async fn create_api_token(
@@ -1138,55 +1124,19 @@ impl StatusStore for SqliteStore {
         hash: KeyHash,
         at: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError> {
-        let created_at = micros(at);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(name)
-        .bind(hash.to_hex())
-        .bind(created_at)
-        .fetch_one(&self.writer)
-        .await
-        .map_err(|e| Db::token_conflict(self.err(e), name))?;
-        // Return what was stored (the time at the stored precision).
-        Ok(ApiToken {
-            id: ApiTokenId(id),
-            name: name.to_string(),
-            created_at: Db::time(created_at, "api_tokens.created_at")?,
-        })
+        Shared(self).create_api_token(name, hash, at).await
     }
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        let rows: Vec<TokenRow<Db>> =
-            sqlx::query_as("SELECT id, name, hash, created_at FROM api_tokens ORDER BY id")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(self.e())?;
-        rows.into_iter()
-            .map(|r| r.into_token().map(|(t, _)| t))
-            .collect()
+        Shared(self).list_api_tokens().await
     }
 
     async fn find_api_token(&self, hash: &KeyHash) -> Result<Option<ApiToken>, StoreError> {
-        let row: Option<TokenRow<Db>> =
-            sqlx::query_as("SELECT id, name, hash, created_at FROM api_tokens WHERE hash = ?")
-                .bind(hash.to_hex())
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(self.e())?;
-        let Some(row) = row else { return Ok(None) };
-        let (token, stored) = row.into_token()?;
-        // The index found it; the final comparison is constant-time, as for location keys.
-        Ok(stored.ct_eq(hash).then_some(token))
+        Shared(self).find_api_token(hash).await
     }
 
     async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE id = ?")
-            .bind(id.0)
-            .execute(&self.writer)
-            .await
-            .map_err(self.e())?;
-        Ok(done.rows_affected() > 0)
+        Shared(self).revoke_api_token(id).await
     }
 
     async fn create_user(
