@@ -58,6 +58,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+pub use crate::config::{DEFAULT_EVENTS, MAX_EVENTS};
 use crate::openapi::OpenApiHandler;
 use crate::reply;
 
@@ -66,12 +67,6 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// Default bound on each store call and on each diagram rendering.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Most events one request returns (`limit` may ask for fewer).
-pub const MAX_EVENTS: u32 = 10_000;
-
-/// Events returned when `limit` is not given.
-pub const DEFAULT_EVENTS: u32 = 1_000;
 
 /// The longest `from..to` an availability request may span, in days (about ten years).
 pub const MAX_RANGE_DAYS: i64 = 3_700;

@@ -21,6 +21,12 @@ pub const MAX_HEADERS: usize = 64;
 /// Most connections served at once; further clients wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 10_000;
 
+/// Most events one read-API request returns (`limit` may ask for fewer).
+pub const MAX_EVENTS: u32 = 10_000;
+
+/// Events the read API returns when `limit` is not given.
+pub const DEFAULT_EVENTS: u32 = 1_000;
+
 /// How long in-flight requests may take to finish once shutdown was asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 

@@ -7,7 +7,7 @@ use salvo::http::StatusCode;
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, async_trait};
 
 use crate::reply;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Content type of the plain `ok` answers.
 const TEXT: &str = "text/plain; charset=utf-8";

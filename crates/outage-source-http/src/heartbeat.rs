@@ -26,7 +26,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::config::MAX_FACT_CHARS;
 use crate::reply;
-use crate::server::{AppState, HEARTBEAT_PATH, LEGACY_HEARTBEAT_PATH};
+use crate::state::{AppState, HEARTBEAT_PATH, LEGACY_HEARTBEAT_PATH};
 
 /// Message for a request without any key.
 pub(crate) const MISSING_KEY: &str =

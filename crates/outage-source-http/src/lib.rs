@@ -57,6 +57,7 @@ pub mod metrics;
 pub mod openapi;
 mod reply;
 mod server;
+mod state;
 
 use outage_core::registry::{Factory, PluginContext, PluginDescriptor, PluginError, PluginKind};
 use outage_core::source::HeartbeatSource;

@@ -6,7 +6,7 @@ use salvo::http::StatusCode;
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, async_trait};
 
 use crate::reply;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Content type of the Prometheus text exposition format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

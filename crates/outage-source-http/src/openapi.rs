@@ -257,7 +257,7 @@ pub fn document() -> Value {
                         id,
                         from,
                         to,
-                        query_param("limit", "At most this many (default 1000).", json!({ "type": "integer", "minimum": 1, "maximum": crate::api::MAX_EVENTS }))
+                        query_param("limit", "At most this many (default 1000).", json!({ "type": "integer", "minimum": 1, "maximum": crate::config::MAX_EVENTS }))
                     ],
                     "responses": read_errors(json!({
                         "200": json_response("Outages", json!({ "type": "array", "items": schema("Event") }))

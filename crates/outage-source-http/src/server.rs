@@ -17,19 +17,8 @@ use crate::health::{Healthz, Readyz};
 use crate::heartbeat::HeartbeatHandler;
 use crate::metrics::MetricsHandler;
 use crate::reply::JsonErrorGoal;
-
-/// Path of the heartbeat endpoint.
-pub const HEARTBEAT_PATH: &str = "/api/v1/heartbeat";
-
-/// The heartbeat path of the classic design this project grew from, kept as a deprecated
-/// alias so devices flashed for it work unchanged (same keys and headers).
-pub const LEGACY_HEARTBEAT_PATH: &str = "/api/heartbeat/";
-
-/// What the built-in handlers share.
-pub(crate) struct AppState {
-    pub(crate) ctx: SourceContext,
-    pub(crate) cfg: HttpConfig,
-}
+use crate::state::AppState;
+pub use crate::state::{HEARTBEAT_PATH, LEGACY_HEARTBEAT_PATH};
 
 /// The HTTP heartbeat source: `POST /api/v1/heartbeat`, `GET /healthz`, `GET /readyz`,
 /// `GET /metrics`, and whatever routers were mounted with [`HttpSource::with_router`].

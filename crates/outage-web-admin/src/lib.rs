@@ -24,6 +24,7 @@ mod i18n;
 mod pages;
 mod panel;
 mod routes;
+mod state;
 mod views;
 
 pub use config::{PanelSettings, check_config};

@@ -15,6 +15,7 @@ use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, Server};
 use crate::auth::Throttle;
 use crate::config::PanelSettings;
 use crate::routes::{Endpoint, Route};
+use crate::state::Inner;
 
 /// Why the panel could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,16 +49,6 @@ pub enum PanelError {
 #[derive(Clone)]
 pub struct Panel {
     pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub store: Arc<dyn StatusStore>,
-    pub engine: Engine,
-    pub notifiers: Vec<Arc<dyn Notifier>>,
-    pub renderer: Arc<dyn DiagramRenderer>,
-    pub clock: SharedClock,
-    pub settings: PanelSettings,
-    pub throttle: Throttle,
 }
 
 impl std::fmt::Debug for Panel {
@@ -178,7 +169,7 @@ impl Panel {
     /// The routes under `/admin/` (see the crate's book chapter for the list).
     pub fn router(&self) -> Router {
         let ep = |route: Route| Endpoint {
-            panel: self.clone(),
+            inner: self.inner.clone(),
             route,
         };
         Router::with_path("admin")

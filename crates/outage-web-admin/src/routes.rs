@@ -2,6 +2,7 @@
 //! header rules, so no route can forget one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ use crate::auth;
 use crate::config::FORM_LIMIT;
 use crate::i18n::T;
 use crate::pages::*;
-use crate::panel::{Inner, Panel};
+use crate::state::Inner;
 use crate::views;
 
 /// Name of the session cookie (a random token; the store keeps its SHA-256).
@@ -70,7 +71,7 @@ pub enum Route {
 
 /// A route bound to the panel.
 pub struct Endpoint {
-    pub panel: Panel,
+    pub inner: Arc<Inner>,
     pub route: Route,
 }
 
@@ -100,7 +101,7 @@ impl Handler for Endpoint {
         res: &mut Response,
         _ctrl: &mut FlowCtrl,
     ) {
-        let inner = &self.panel.inner;
+        let inner = &self.inner;
         let t = crate::i18n::texts(inner.settings.language);
         let reply = match handle(inner, t, self.route, req, res).await {
             Ok(r) => r,

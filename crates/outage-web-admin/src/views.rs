@@ -9,7 +9,7 @@ use outage_core::{Cause, LocationId, PowerEvent, Status};
 
 use crate::i18n::T;
 use crate::pages::{EventRow, Row};
-use crate::panel::Inner;
+use crate::state::Inner;
 
 /// A time in the monitor's zone, to the minute.
 pub fn local(tz: Tz, t: DateTime<Utc>) -> String {
