@@ -12,8 +12,54 @@
 //!
 //! [`StatusStore`]: outage_core::StatusStore
 
+/// Writes `impl Shared<'_, S>` for every sqlx driver whose connections run statements, bind
+/// the parameter types the shared statements use and read the shared rows: the bounds are
+/// written once here, not above every file of shared methods.
+macro_rules! shared_impl {
+    ($($body:tt)*) => {
+        impl<S, DB> $crate::Shared<'_, S>
+        where
+            S: $crate::SqlStore<Db = DB>,
+            DB: sqlx::Database,
+            for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+            DB::Arguments: sqlx::IntoArguments<DB>,
+            for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> Option<bool>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> Option<&'t str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'t> Option<String>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
+            for<'r> (Option<i64>,): sqlx::FromRow<'r, DB::Row>,
+            for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
+            for<'r> (String, i64): sqlx::FromRow<'r, DB::Row>,
+            for<'r> (String, String, String): sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::QueueRow: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::LocRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::RecordRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::BeatRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::EventRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::IntervalRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::OutboxRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::NotifierOutboxRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::DiagramRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::TokenRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::UserRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+            for<'r> $crate::SessionRow<S::Dialect>: sqlx::FromRow<'r, DB::Row>,
+        {
+            $($body)*
+        }
+    };
+}
+
+mod events;
+mod locations;
 mod outbox;
 mod rows;
+pub mod sql;
+pub mod status;
 mod tokens;
 mod users;
 
@@ -22,11 +68,26 @@ pub use rows::{
     SessionRow, TokenRow, UserRow,
 };
 
+use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use outage_core::StoreError;
+use outage_core::domain::{Heartbeat, LocationId};
 use outage_core::store_support::location_name_taken;
+use sqlx::migrate::MigrateError;
+
+/// One row of a notifier's queue as [`Shared::claim_queue`] reads it: `id, notifier, chat,
+/// alert, attempts, created_at, next_attempt_at`.
+pub type QueueRow = (i64, String, String, String, i64, i64, i64);
+
+/// Key of the monitor's liveness mark in the `meta` table.
+pub const ALIVE_KEY: &str = "monitor_alive_at";
+
+/// Key of the location settings' version in the `meta` table, bumped by triggers on
+/// `locations` (see the `locations_version` migrations).
+pub const LOCATIONS_VERSION_KEY: &str = "locations_version";
 
 /// What differs between the SQL stores where they read rows: the database's name (in
 /// messages) and how it returns RSSI columns.
@@ -37,8 +98,28 @@ pub trait Dialect {
     /// What a unique violation's message contains when it is the hash of an API token.
     const TOKEN_HASH_CONFLICT: &'static str;
 
+    /// How a write transaction begins (SQLite: `BEGIN IMMEDIATE`, so it holds the write lock
+    /// from its first statement and a second process waits instead of failing on a lock
+    /// upgrade).
+    const BEGIN_WRITE: &'static str;
+
+    /// How a read-only transaction over one snapshot begins (PostgreSQL: `REPEATABLE READ`).
+    const BEGIN_READ: &'static str;
+
+    /// Whether statements lock the rows they depend on with `FOR KEY SHARE` (PostgreSQL, where
+    /// writers run side by side); SQLite's one writer excludes every other writer anyway.
+    const KEY_SHARE: bool;
+
+    /// Inserts one outbox row: `location_id, event_id, notifier, chat, alert (JSON text),
+    /// next_attempt_at, created_at` as `$1`…`$7` (PostgreSQL casts the alert to `jsonb`).
+    const INSERT_OUTBOX_SQL: &'static str;
+
+    /// A location's newest raw beats, newest first (ties by insertion order): `$1` the
+    /// location, `$2` the limit.
+    const RECENT_BEATS_SQL: &'static str;
+
     /// The type an RSSI column decodes to.
-    type Rssi;
+    type Rssi: Send + Unpin;
 
     /// An RSSI as read from `column`; an unreadable one is [`Dialect::corrupt`].
     fn rssi(v: Self::Rssi, column: &str) -> Result<i32, StoreError>;
@@ -85,13 +166,43 @@ pub trait SqlStore: Send + Sync {
     /// Connections for writes (SQLite: its one writer connection).
     fn writer(&self) -> &sqlx::Pool<Self::Db>;
 
-    /// A transaction for several writes that must go together (SQLite: `BEGIN IMMEDIATE`).
+    /// A transaction for several writes that must go together, on [`SqlStore::writer`].
     fn begin_write(
         &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+        async move {
+            let begin = <Self::Dialect as Dialect>::BEGIN_WRITE;
+            self.writer().begin_with(begin).await.map_err(self.e())
+        }
+    }
+
+    /// A read-only transaction over one snapshot, on [`SqlStore::reader`].
+    fn begin_read(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send {
+        async move {
+            let begin = <Self::Dialect as Dialect>::BEGIN_READ;
+            self.reader().begin_with(begin).await.map_err(self.e())
+        }
+    }
+
+    /// Inside a write transaction: which of `ids` are existing locations, kept from being
+    /// deleted or changed by another writer until it ends (PostgreSQL locks the rows in id
+    /// order, so concurrent writers never deadlock; SQLite's write transaction already
+    /// excludes every other writer).
+    fn lock_locations<'a>(
+        &'a self,
+        conn: &'a mut <Self::Db as sqlx::Database>::Connection,
+        ids: &'a [i64],
+    ) -> impl Future<Output = Result<HashSet<i64>, StoreError>> + Send + 'a;
 
     /// A sqlx error as a [`StoreError`] naming the database.
     fn err(&self, e: sqlx::Error) -> StoreError;
+
+    /// [`SqlStore::err`] as a closure: `.map_err(self.e())`.
+    fn e(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        move |e| self.err(e)
+    }
 
     /// How many rows a statement changed (sqlx has no driver-independent accessor).
     fn rows_affected(done: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
@@ -103,6 +214,45 @@ pub trait SqlStore: Send + Sync {
 /// [`StatusStore`]: outage_core::StatusStore
 #[derive(Debug)]
 pub struct Shared<'s, S>(pub &'s S);
+
+/// A failed migration as a [`StoreError`]: `err` maps the database's own errors, `shown`
+/// names the database (a path, or a URL with its password redacted).
+pub fn migrate_error<D: Dialect>(
+    e: MigrateError,
+    shown: &dyn Display,
+    err: impl Fn(sqlx::Error) -> StoreError,
+) -> StoreError {
+    match e {
+        MigrateError::Execute(e) => err(e),
+        MigrateError::ExecuteMigration(e, v) => match err(e) {
+            StoreError::Other(msg) => StoreError::Other(format!(
+                "migration {v} of {} database `{shown}` failed: {msg}",
+                D::NAME
+            )),
+            other => other,
+        },
+        other => StoreError::Other(format!(
+            "cannot migrate {} database `{shown}`: {other} (was it written by a newer \
+             outage-monitor?)",
+            D::NAME
+        )),
+    }
+}
+
+/// The newest beat of each location in `beats` (the later one of a batch wins a tie), in
+/// location order: what a batch writes to `locations`.
+pub fn newest_per_location(beats: &[Heartbeat]) -> Vec<&Heartbeat> {
+    let mut newest: HashMap<LocationId, &Heartbeat> = HashMap::new();
+    for b in beats {
+        let slot = newest.entry(b.location_id).or_insert(b);
+        if b.received_at >= slot.received_at {
+            *slot = b;
+        }
+    }
+    let mut newest: Vec<&Heartbeat> = newest.into_values().collect();
+    newest.sort_unstable_by_key(|b| b.location_id);
+    newest
+}
 
 /// A unique violation on `locations` can only be the name.
 pub fn name_conflict(e: StoreError, name: &str) -> StoreError {
@@ -121,6 +271,11 @@ mod tests {
     impl Dialect for Test {
         const NAME: &'static str = "Test";
         const TOKEN_HASH_CONFLICT: &'static str = "api_tokens.hash";
+        const BEGIN_WRITE: &'static str = "BEGIN";
+        const BEGIN_READ: &'static str = "BEGIN";
+        const KEY_SHARE: bool = false;
+        const INSERT_OUTBOX_SQL: &'static str = "";
+        const RECENT_BEATS_SQL: &'static str = "";
         type Rssi = i32;
 
         fn rssi(v: i32, _column: &str) -> Result<i32, StoreError> {

@@ -1,14 +1,14 @@
-//! Read-API tokens and the diagram messages' listing and removal: the same statements and the
+//! Read-API tokens and the diagram messages: the same statements and the
 //! same Rust on every SQL store, written once over any sqlx driver.
 
 use chrono::{DateTime, Utc};
 use outage_core::domain::{ApiToken, ApiTokenId, DiagramMessage, LocationId};
 use outage_core::keys::KeyHash;
 use outage_core::store::StoreError;
-use outage_core::store_support::micros;
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+use outage_core::store_support::{micros, not_found};
 
-use crate::{DiagramRow, Dialect, Shared, SqlStore, TokenRow};
+use crate::sql::{SAVE_DIAGRAM_SQL, key_share};
+use crate::{DiagramRow, Dialect, TokenRow};
 
 const CREATE_TOKEN_SQL: &str =
     "INSERT INTO api_tokens (name, hash, created_at) VALUES ($1, $2, $3) RETURNING id";
@@ -25,19 +25,7 @@ const LIST_DIAGRAMS_SQL: &str = "SELECT location_id, notifier, chat, message_id,
 const DELETE_DIAGRAM_SQL: &str =
     "DELETE FROM diagram_messages WHERE location_id = $1 AND notifier = $2 AND chat = $3";
 
-impl<S, DB> Shared<'_, S>
-where
-    S: SqlStore<Db = DB>,
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-    for<'r> (i64,): FromRow<'r, DB::Row>,
-    for<'r> TokenRow<S::Dialect>: FromRow<'r, DB::Row>,
-    for<'r> DiagramRow<S::Dialect>: FromRow<'r, DB::Row>,
-{
+shared_impl! {
     /// [`StatusStore::create_api_token`](outage_core::StatusStore::create_api_token).
     pub async fn create_api_token(
         &self,
@@ -107,6 +95,25 @@ where
             .await
             .map_err(|e| s.err(e))?;
         rows.into_iter().map(DiagramRow::into_message).collect()
+    }
+
+    /// [`StatusStore::save_diagram_message`](outage_core::StatusStore::save_diagram_message).
+    pub async fn save_diagram_message(&self, m: &DiagramMessage) -> Result<(), StoreError> {
+        let s = self.0;
+        let done = sqlx::query(key_share::<S::Dialect>(SAVE_DIAGRAM_SQL))
+            .bind(m.location_id.0)
+            .bind(m.notifier.as_str())
+            .bind(m.chat.as_str())
+            .bind(m.message_id.as_str())
+            .bind(micros(m.posted_at))
+            .bind(micros(m.updated_at))
+            .execute(s.writer())
+            .await
+            .map_err(s.e())?;
+        if S::rows_affected(&done) == 0 {
+            return Err(not_found(format!("location {}", m.location_id)));
+        }
+        Ok(())
     }
 
     /// [`StatusStore::delete_diagram_message`](outage_core::StatusStore::delete_diagram_message).

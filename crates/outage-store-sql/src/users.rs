@@ -6,9 +6,8 @@ use outage_core::domain::{Role, Session, User, UserId};
 use outage_core::keys::KeyHash;
 use outage_core::store::StoreError;
 use outage_core::store_support::{micros, not_found};
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
-use crate::{SessionRow, Shared, SqlStore, UserRow};
+use crate::{SessionRow, UserRow};
 
 const CREATE_USER_SQL: &str = "INSERT INTO users (name, role, password_hash, created_at, \
      updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id";
@@ -52,20 +51,7 @@ fn no_user(id: UserId) -> StoreError {
     not_found(format!("user {id}"))
 }
 
-impl<S, DB> Shared<'_, S>
-where
-    S: SqlStore<Db = DB>,
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
-    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-    for<'r> (i64,): FromRow<'r, DB::Row>,
-    for<'r> UserRow<S::Dialect>: FromRow<'r, DB::Row>,
-    for<'r> SessionRow<S::Dialect>: FromRow<'r, DB::Row>,
-{
+shared_impl! {
     /// [`StatusStore::create_user`](outage_core::StatusStore::create_user).
     pub async fn create_user(
         &self,
