@@ -19,13 +19,10 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use outage_core::domain::Heartbeat;
-use outage_core::store::{PruneStats, StatusStore, StoreError};
+use outage_core::store::{StatusStore, StoreError};
 use outage_core::store_support::{micros, u64_to_db};
-use outage_store_sql::{
-    ALIVE_KEY, Dialect, Shared, SqlStore, migrate_error, newest_per_location, sql_status_store,
-};
+use outage_store_sql::{SqlStore, sql_status_store};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres};
@@ -275,6 +272,47 @@ impl SqlStore for PostgresStore {
         Ok(found.into_iter().collect())
     }
 
+    /// Locks the rows of the batch's locations first (in id order, so two batches, or a batch
+    /// and a transition, never deadlock); the beats of locations deleted meanwhile are
+    /// skipped instead of failing the batch on a foreign key.
+    async fn write_beats<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        newest: Vec<&'a Heartbeat>,
+        raw: Vec<&'a Heartbeat>,
+    ) -> Result<(), StoreError> {
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = newest.iter().map(|b| b.location_id.0).collect();
+        let existing = self.lock_locations(&mut *conn, &ids).await?;
+        let kept = |b: &&Heartbeat| existing.contains(&b.location_id.0);
+        let newest: Vec<&Heartbeat> = newest.into_iter().filter(kept).collect();
+        let raw: Vec<&Heartbeat> = raw.into_iter().filter(kept).collect();
+        if newest.is_empty() {
+            return Ok(());
+        }
+        BeatColumns::of(&newest)
+            .bind(sqlx::query(UPDATE_RUNTIME_SQL))
+            .execute(&mut *conn)
+            .await
+            .map_err(self.e())?;
+        BeatColumns::of(&raw)
+            .bind(sqlx::query(INSERT_BEATS_SQL))
+            .execute(&mut *conn)
+            .await
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn shown(&self) -> &dyn std::fmt::Display {
+        &self.shown
+    }
+
     fn err(&self, e: sqlx::Error) -> StoreError {
         map_err(&self.shown, self.busy_timeout, e)
     }
@@ -285,77 +323,6 @@ impl SqlStore for PostgresStore {
 }
 
 sql_status_store!(PostgresStore {
-    async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| migrate_error::<Db>(e, &self.shown, |e| self.err(e)))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(self.e())?;
-        ping(&mut conn).await.map_err(self.e())
-    }
-
-    async fn record_heartbeats(
-        &self,
-        beats: &[Heartbeat],
-        alive_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        // The newest beat per location, written once per batch.
-        let newest = newest_per_location(beats);
-        let ids: Vec<i64> = newest.iter().map(|b| b.location_id.0).collect();
-
-        let mut tx = self.begin_write().await?;
-        // Locations deleted meanwhile are skipped: their beats are ignored.
-        let existing = if ids.is_empty() {
-            HashSet::new()
-        } else {
-            self.lock_locations(&mut tx, &ids).await?
-        };
-        let newest: Vec<&Heartbeat> = newest
-            .into_iter()
-            .filter(|b| existing.contains(&b.location_id.0))
-            .collect();
-        // Raw beats in index order (stable, so beats of one instant keep their arrival order).
-        let mut raw: Vec<&Heartbeat> = beats
-            .iter()
-            .filter(|b| existing.contains(&b.location_id.0))
-            .collect();
-        raw.sort_by_key(|b| (b.location_id, b.received_at));
-        if !newest.is_empty() {
-            BeatColumns::of(&newest)
-                .bind(sqlx::query(UPDATE_RUNTIME_SQL))
-                .execute(&mut *tx)
-                .await
-                .map_err(self.e())?;
-            BeatColumns::of(&raw)
-                .bind(sqlx::query(INSERT_BEATS_SQL))
-                .execute(&mut *tx)
-                .await
-                .map_err(self.e())?;
-        }
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = GREATEST(meta.value, excluded.value)",
-        )
-        .bind(ALIVE_KEY)
-        .bind(micros(alive_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(self.e())?;
-        tx.commit().await.map_err(self.e())
-    }
-
-    /// Each slice its own statement: PostgreSQL's MVCC keeps heartbeat batches going meanwhile.
-    async fn prune(
-        &self,
-        beats_before: DateTime<Utc>,
-        outbox_before: DateTime<Utc>,
-    ) -> Result<PruneStats, StoreError> {
-        Shared(self).prune(beats_before, outbox_before).await
-    }
-
     async fn backup(&self, _path: &Path) -> Result<(), StoreError> {
         Err(StoreError::Unsupported(BACKUP_UNSUPPORTED))
     }
@@ -452,28 +419,8 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 // Rows and conversions. Nothing read from the database is trusted: a value out of range is an
 // error naming the column, never a panic.
 
-/// How PostgreSQL rows read ([`Dialect`]): RSSI columns are INTEGER. `map_err` (below) puts the
-/// violated constraint's name in a conflict's message.
-pub enum Db {}
-
-impl Dialect for Db {
-    const NAME: &'static str = "PostgreSQL";
-    const TOKEN_HASH_CONFLICT: &'static str = "api_tokens_hash";
-    const BEGIN_WRITE: &'static str = "BEGIN";
-    const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    const KEY_SHARE: bool = true;
-    const INSERT_OUTBOX_SQL: &'static str = "INSERT INTO outbox (location_id, event_id, \
-         notifier, chat, alert, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)";
-    const RECENT_BEATS_SQL: &'static str = "SELECT location_id, received_at, boot_id, \
-         uptime_s, seq, fw, rssi FROM heartbeats WHERE location_id = $1 \
-         ORDER BY received_at DESC, id DESC LIMIT $2";
-    type Rssi = i32;
-
-    fn rssi(v: i32, _column: &str) -> Result<i32, StoreError> {
-        Ok(v)
-    }
-}
+/// How PostgreSQL rows read and which statements differ: [`outage_store_sql::dialect::Postgres`].
+pub use outage_store_sql::dialect::Postgres as Db;
 
 /// Turns a sqlx error into a [`StoreError`] that names the database (`shown`: its URL with the
 /// password redacted).
@@ -529,12 +476,6 @@ pub(crate) fn map_err(shown: &str, busy_timeout: Duration, e: sqlx::Error) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unreadable_values_name_the_database() {
-        let e = Db::time(i64::MAX, "events.ended_at");
-        assert!(matches!(e, Err(StoreError::Other(m)) if m.contains("PostgreSQL database")));
-    }
 
     #[test]
     fn pool_errors_are_unavailable_and_name_the_redacted_url() {

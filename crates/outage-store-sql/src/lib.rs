@@ -21,6 +21,7 @@ macro_rules! shared_impl {
         where
             S: $crate::SqlStore<Db = DB>,
             DB: sqlx::Database,
+            DB::Connection: sqlx::migrate::Migrate,
             for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
             DB::Arguments: sqlx::IntoArguments<DB>,
             for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
@@ -31,6 +32,7 @@ macro_rules! shared_impl {
             for<'t> Option<&'t str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
             for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
             for<'t> Option<String>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+            for<'r> (i32,): sqlx::FromRow<'r, DB::Row>,
             for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
             for<'r> (Option<i64>,): sqlx::FromRow<'r, DB::Row>,
             for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
@@ -54,6 +56,7 @@ macro_rules! shared_impl {
     };
 }
 
+pub mod dialect;
 mod events;
 mod locations;
 mod outbox;
@@ -76,7 +79,7 @@ use chrono::{DateTime, Utc};
 use outage_core::StoreError;
 use outage_core::domain::{Heartbeat, LocationId};
 use outage_core::store_support::location_name_taken;
-use sqlx::migrate::MigrateError;
+use sqlx::migrate::{MigrateError, Migrator};
 
 /// One row of a notifier's queue as [`Shared::claim_queue`] reads it: `id, notifier, chat,
 /// alert, attempts, created_at, next_attempt_at`.
@@ -109,6 +112,10 @@ pub trait Dialect {
     /// Whether statements lock the rows they depend on with `FOR KEY SHARE` (PostgreSQL, where
     /// writers run side by side); SQLite's one writer excludes every other writer anyway.
     const KEY_SHARE: bool;
+
+    /// Raises the monitor's liveness mark in `meta` (`$1` its key, `$2` the time) to the
+    /// given time unless it is already later.
+    const MARK_ALIVE_SQL: &'static str;
 
     /// Inserts one outbox row: `location_id, event_id, notifier, chat, alert (JSON text),
     /// next_attempt_at, created_at` as `$1`…`$7` (PostgreSQL casts the alert to `jsonb`).
@@ -196,6 +203,28 @@ pub trait SqlStore: Send + Sync {
         ids: &'a [i64],
     ) -> impl Future<Output = Result<HashSet<i64>, StoreError>> + Send + 'a;
 
+    /// Inside a heartbeat batch's write transaction: moves each location's runtime state to
+    /// its beat in `newest` (one a location, in location order) unless it already saw a newer
+    /// one, and inserts the `raw` beats (in location and time order, beats of one instant in
+    /// arrival order). Beats of locations deleted meanwhile are skipped. This is where the
+    /// stores differ most: SQLite binds multi-row `VALUES`, PostgreSQL one array per column.
+    fn write_beats<'a>(
+        &'a self,
+        conn: &'a mut <Self::Db as sqlx::Database>::Connection,
+        newest: Vec<&'a Heartbeat>,
+        raw: Vec<&'a Heartbeat>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
+
+    /// Called after a write that may have grown the database a lot (a heartbeat batch, a
+    /// prune): SQLite asks for a WAL checkpoint soon.
+    fn after_large_write(&self) {}
+
+    /// The schema migrations of this database.
+    fn migrator(&self) -> &'static Migrator;
+
+    /// The database as messages name it: a path, or a URL with its password redacted.
+    fn shown(&self) -> &dyn Display;
+
     /// A sqlx error as a [`StoreError`] naming the database.
     fn err(&self, e: sqlx::Error) -> StoreError;
 
@@ -273,6 +302,7 @@ mod tests {
         const TOKEN_HASH_CONFLICT: &'static str = "api_tokens.hash";
         const BEGIN_WRITE: &'static str = "BEGIN";
         const BEGIN_READ: &'static str = "BEGIN";
+        const MARK_ALIVE_SQL: &'static str = "";
         const KEY_SHARE: bool = false;
         const INSERT_OUTBOX_SQL: &'static str = "";
         const RECENT_BEATS_SQL: &'static str = "";

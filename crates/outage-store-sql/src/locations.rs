@@ -1,4 +1,4 @@
-//! Locations, their runtime snapshot, their raw beats and retention: the same statements and the same
+//! The schema, locations, their runtime snapshot, heartbeat batches and retention: the same statements and the same
 //! Rust on every SQL store, written once over any sqlx driver.
 
 use std::marker::PhantomData;
@@ -13,7 +13,10 @@ use crate::sql::{
     PRUNE_BEATS_SQL, PRUNE_LOCATIONS_PER_STEP, PRUNE_OUTBOX_SQL, PRUNE_SLICE_END_SQL, RECORD_SQL,
     RECORDS_SQL,
 };
-use crate::{ALIVE_KEY, BeatRow, Dialect, LOCATIONS_VERSION_KEY, LocRow, RecordRow, name_conflict};
+use crate::{
+    ALIVE_KEY, BeatRow, Dialect, LOCATIONS_VERSION_KEY, LocRow, RecordRow, migrate_error,
+    name_conflict, newest_per_location,
+};
 
 const CREATE_LOCATION_SQL: &str = "INSERT INTO locations (name, key_hash, timeout_ms, chat_id, \
      enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id";
@@ -41,6 +44,55 @@ const DELETE_OUTBOX_OF_LOCATION_SQL: &str = "DELETE FROM outbox WHERE location_i
 const DELETE_LOCATION_SQL: &str = "DELETE FROM locations WHERE id = $1";
 
 shared_impl! {
+    /// [`StatusStore::migrate`](outage_core::StatusStore::migrate).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let s = self.0;
+        s.migrator()
+            .run(s.writer())
+            .await
+            .map_err(|e| migrate_error::<S::Dialect>(e, s.shown(), s.e()))
+    }
+
+    /// [`StatusStore::ping`](outage_core::StatusStore::ping): `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let s = self.0;
+        let (one,): (i32,) = sqlx::query_as("SELECT 1")
+            .fetch_one(s.reader())
+            .await
+            .map_err(s.e())?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Other("SELECT 1 did not return 1".into()))
+        }
+    }
+
+    /// [`StatusStore::record_heartbeats`](outage_core::StatusStore::record_heartbeats): one
+    /// write transaction; each location's runtime state is written once, from its newest beat.
+    pub async fn record_heartbeats(
+        &self,
+        beats: &[Heartbeat],
+        alive_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let s = self.0;
+        let newest = newest_per_location(beats);
+        // Raw beats in index order (stable, so beats of one instant keep their arrival order):
+        // neighbouring inserts touch neighbouring index pages.
+        let mut raw: Vec<&Heartbeat> = beats.iter().collect();
+        raw.sort_by_key(|b| (b.location_id, b.received_at));
+        let mut tx = s.begin_write().await?;
+        s.write_beats(&mut tx, newest, raw).await?;
+        sqlx::query(S::Dialect::MARK_ALIVE_SQL)
+            .bind(ALIVE_KEY)
+            .bind(micros(alive_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(s.e())?;
+        tx.commit().await.map_err(s.e())?;
+        s.after_large_write();
+        Ok(())
+    }
+
     /// [`StatusStore::create_location`](outage_core::StatusStore::create_location).
     pub async fn create_location(
         &self,
@@ -253,6 +305,7 @@ shared_impl! {
             .await
             .map_err(s.e())?;
         stats.outbox = S::rows_affected(&done);
+        s.after_large_write();
         Ok(stats)
     }
 }

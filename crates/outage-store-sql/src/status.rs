@@ -1,7 +1,8 @@
 //! The [`StatusStore`] of a SQL store, written once: [`sql_status_store!`] implements the trait
 //! for a store with every method whose statements are the same on all SQL stores delegated to
-//! [`Shared`](crate::Shared), and the store's own methods (what truly differs: migrations,
-//! heartbeat batches, locking, retention, backups) taken as written.
+//! [`Shared`](crate::Shared), and the store's own methods taken as written. What truly
+//! differs between the stores is in their [`SqlStore`](crate::SqlStore) hooks (connections,
+//! heartbeat batch statements, row locks) and their [`Dialect`](crate::Dialect).
 //!
 //! [`StatusStore`]: outage_core::StatusStore
 
@@ -17,13 +18,13 @@ pub use outage_core::keys::KeyHash;
 #[doc(hidden)]
 pub use outage_core::store::{
     EventFilter, LocationRecord, NotifierOutboxStats, OutboxId, OutboxItem, OutboxStats,
-    RuntimeSnapshot, StoreError, Transition,
+    PruneStats, RuntimeSnapshot, StoreError, Transition,
 };
 
 /// Implements [`StatusStore`](outage_core::StatusStore) for `$store` (a [`SqlStore`](crate::SqlStore)):
 /// the shared methods go to [`Shared`](crate::Shared); the methods given in the braces are the
-/// store's own, written as in an `#[async_trait]` impl (`migrate`, `ping`,
-/// `record_heartbeats`, `prune`, `backup`).
+/// store's own, written as in an `#[async_trait]` impl (`backup`: SQLite copies its file,
+/// PostgreSQL has tools of its own).
 ///
 /// The calling crate depends on `async-trait`.
 #[macro_export]
@@ -260,6 +261,29 @@ macro_rules! sql_status_store {
             m: &$crate::status::DiagramMessage,
         ) -> Result<(), $crate::status::StoreError> {
             $crate::Shared(self).save_diagram_message(m).await
+        }
+        async fn migrate(&self) -> Result<(), $crate::status::StoreError> {
+            $crate::Shared(self).migrate().await
+        }
+
+        async fn ping(&self) -> Result<(), $crate::status::StoreError> {
+            $crate::Shared(self).ping().await
+        }
+
+        async fn record_heartbeats(
+            &self,
+            beats: &[$crate::status::Heartbeat],
+            alive_at: $crate::status::DateTime<$crate::status::Utc>,
+        ) -> Result<(), $crate::status::StoreError> {
+            $crate::Shared(self).record_heartbeats(beats, alive_at).await
+        }
+
+        async fn prune(
+            &self,
+            beats_before: $crate::status::DateTime<$crate::status::Utc>,
+            outbox_before: $crate::status::DateTime<$crate::status::Utc>,
+        ) -> Result<$crate::status::PruneStats, $crate::status::StoreError> {
+            $crate::Shared(self).prune(beats_before, outbox_before).await
         }
         }
     };

@@ -18,13 +18,10 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use outage_core::domain::Heartbeat;
-use outage_core::store::{PruneStats, StatusStore, StoreError};
+use outage_core::store::{StatusStore, StoreError};
 use outage_core::store_support::{micros, u64_to_db};
-use outage_store_sql::{
-    ALIVE_KEY, Dialect, Shared, SqlStore, migrate_error, newest_per_location, sql_status_store,
-};
+use outage_store_sql::{SqlStore, sql_status_store};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -303,6 +300,42 @@ impl SqlStore for SqliteStore {
         Ok(found)
     }
 
+    async fn write_beats<'a>(
+        &'a self,
+        conn: &'a mut SqliteConnection,
+        newest: Vec<&'a Heartbeat>,
+        raw: Vec<&'a Heartbeat>,
+    ) -> Result<(), StoreError> {
+        // Multi-row statements of a few fixed sizes; the inserts skip deleted locations.
+        for (start, size) in chunks(newest.len()) {
+            let mut q = sqlx::query(beat_sql(BeatSql::UpdateRuntime, size));
+            for b in &newest[start..start + size] {
+                q = bind_beat(q, b);
+            }
+            q.execute(&mut *conn).await.map_err(self.e())?;
+        }
+        for (start, size) in chunks(raw.len()) {
+            let mut q = sqlx::query(beat_sql(BeatSql::Insert, size));
+            for b in &raw[start..start + size] {
+                q = bind_beat(q, b);
+            }
+            q.execute(&mut *conn).await.map_err(self.e())?;
+        }
+        Ok(())
+    }
+
+    fn after_large_write(&self) {
+        self.nudge_checkpoint();
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn shown(&self) -> &dyn std::fmt::Display {
+        &self.target
+    }
+
     fn err(&self, e: sqlx::Error) -> StoreError {
         map_err(&self.target, self.busy_timeout, e)
     }
@@ -313,76 +346,6 @@ impl SqlStore for SqliteStore {
 }
 
 sql_status_store!(SqliteStore {
-    async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(&self.writer)
-            .await
-            .map_err(|e| migrate_error::<Db>(e, &self.target, |e| self.err(e)))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let one: i64 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(self.e())?;
-        if one == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Other("SELECT 1 did not return 1".into()))
-        }
-    }
-
-    async fn record_heartbeats(
-        &self,
-        beats: &[Heartbeat],
-        alive_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        // The newest beat per location, written once per batch.
-        let newest = newest_per_location(beats);
-        // Raw beats in index order (stable, so beats of one instant keep their arrival order):
-        // neighbouring inserts touch neighbouring index pages.
-        let mut raw: Vec<&Heartbeat> = beats.iter().collect();
-        raw.sort_by_key(|b| (b.location_id, b.received_at));
-
-        let mut tx = self.begin_write().await?;
-        for (start, size) in chunks(newest.len()) {
-            let mut q = sqlx::query(beat_sql(BeatSql::UpdateRuntime, size));
-            for b in &newest[start..start + size] {
-                q = bind_beat(q, b);
-            }
-            q.execute(&mut *tx).await.map_err(self.e())?;
-        }
-        for (start, size) in chunks(raw.len()) {
-            let mut q = sqlx::query(beat_sql(BeatSql::Insert, size));
-            for b in &raw[start..start + size] {
-                q = bind_beat(q, b);
-            }
-            q.execute(&mut *tx).await.map_err(self.e())?;
-        }
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) \
-             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-        )
-        .bind(ALIVE_KEY)
-        .bind(micros(alive_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(self.e())?;
-        tx.commit().await.map_err(self.e())?;
-        self.nudge_checkpoint();
-        Ok(())
-    }
-
-    async fn prune(
-        &self,
-        beats_before: DateTime<Utc>,
-        outbox_before: DateTime<Utc>,
-    ) -> Result<PruneStats, StoreError> {
-        let stats = Shared(self).prune(beats_before, outbox_before).await?;
-        self.nudge_checkpoint();
-        Ok(stats)
-    }
-
     async fn backup(&self, path: &Path) -> Result<(), StoreError> {
         let shown = path.display();
         if path.exists() {
@@ -501,27 +464,8 @@ fn bind_beat<'q>(q: SqliteQuery<'q>, b: &'q Heartbeat) -> SqliteQuery<'q> {
 // Rows and conversions. Nothing read from the database is trusted: a value out of range is an
 // error naming the column, never a panic.
 
-/// How SQLite rows read ([`Dialect`]): integers come back as `i64`.
-pub enum Db {}
-
-impl Dialect for Db {
-    const NAME: &'static str = "SQLite";
-    const TOKEN_HASH_CONFLICT: &'static str = "api_tokens.hash";
-    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    const BEGIN_READ: &'static str = "BEGIN";
-    const KEY_SHARE: bool = false;
-    const INSERT_OUTBOX_SQL: &'static str = "INSERT INTO outbox (location_id, event_id, \
-         notifier, chat, alert, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    /// Raw beats have no id column: the rowid orders them.
-    const RECENT_BEATS_SQL: &'static str = "SELECT location_id, received_at, boot_id, \
-         uptime_s, seq, fw, rssi FROM heartbeats WHERE location_id = $1 \
-         ORDER BY received_at DESC, rowid DESC LIMIT $2";
-    type Rssi = i64;
-
-    fn rssi(v: i64, column: &str) -> Result<i32, StoreError> {
-        i32::try_from(v).map_err(|_| Self::corrupt(format!("{column} {v}")))
-    }
-}
+/// How SQLite rows read and which statements differ: [`outage_store_sql::dialect::Sqlite`].
+pub use outage_store_sql::dialect::Sqlite as Db;
 
 /// Turns a sqlx error into a [`StoreError`] that names the database.
 pub(crate) fn map_err(target: &Target, busy_timeout: Duration, e: sqlx::Error) -> StoreError {
@@ -569,16 +513,11 @@ pub(crate) fn map_err(target: &Target, busy_timeout: Duration, e: sqlx::Error) -
 mod tests {
     use super::*;
 
+    use outage_store_sql::Dialect;
     use outage_store_sql::sql::{
         CLAIM_SQL, EVENTS_OF_LOCATION_SQL, INTERVALS_SQL, NEXT_DUE_SQL, PRUNE_BEATS_SQL,
         PRUNE_OUTBOX_SQL, RECORD_SQL, RECORDS_SQL,
     };
-
-    #[test]
-    fn unreadable_values_name_the_database() {
-        let e = Db::time(i64::MAX, "events.ended_at");
-        assert!(matches!(e, Err(StoreError::Other(m)) if m.contains("SQLite database")));
-    }
 
     #[test]
     fn beat_batches_use_full_chunks_then_powers_of_two() {
