@@ -1,12 +1,14 @@
-//! [`PostgresStore`]: every [`StatusStore`] method over PostgreSQL, with sqlx runtime queries.
+//! [`PostgresStore`]: the [`StatusStore`] over PostgreSQL. Its statements and their Rust are
+//! shared with SQLite in `outage-store-sql`; this file holds the connections, the leader lock,
+//! the heartbeat batch statements (one array per column) and the row locks.
 //!
 //! Connections: one pool serves reads and writes (PostgreSQL's MVCC lets them run side by side);
 //! multi-statement writes run in transactions at the default `READ COMMITTED` level, and
 //! [`StatusStore::load_runtime`] reads in one `REPEATABLE READ` snapshot. A second, dedicated
 //! connection holds the leader lock ([`PostgresStore::try_lead`]).
 //!
-//! Several monitor processes may share one database (book: PostgreSQL, "More than one instance"), so writes that touch many
-//! `locations` rows lock them first, in id order (`FOR NO KEY UPDATE`): two heartbeat batches,
+//! Several monitor processes may share one database (book: PostgreSQL, "More than one instance"), so writes that touch
+//! many `locations` rows lock them first, in id order (`FOR NO KEY UPDATE`): two heartbeat batches,
 //! or a batch and a transition, never deadlock, and a location deleted meanwhile is simply
 //! skipped (its beats are ignored, as with every store) instead of failing the batch on a
 //! foreign key.

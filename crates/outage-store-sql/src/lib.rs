@@ -1,12 +1,14 @@
-//! `outage-store-sql`: what the SQL [`StatusStore`]s of outage-monitor (`outage-store-sqlite`,
-//! `outage-store-postgres`) share — the rows their queries return and how those become domain
-//! types, plus the errors for unreadable values and unique violations.
+//! `outage-store-sql`: the SQL [`StatusStore`]s of outage-monitor (`outage-store-sqlite`,
+//! `outage-store-postgres`) written once — their statements (both dialects accept `$N`
+//! placeholders), the Rust around them ([`Shared`]), the rows they return and how those become
+//! domain types, and the one `StatusStore` impl ([`sql_status_store!`](crate::sql_status_store)).
 //!
 //! Both stores keep the same tables with the same conventions (times as microseconds since the
 //! Unix epoch, durations as milliseconds, device counters as the 64 bits of the `u64`; see
-//! [`outage_core::store_support`]). The rows derive [`sqlx::FromRow`] generically, so this crate
-//! needs no database driver; a store names itself through a [`Dialect`] and reads
-//! `query_as::<_, EventRow<ItsDialect>>`.
+//! [`outage_core::store_support`]). What differs is small and named: a [`Dialect`] (see
+//! [`dialect`]: begin statements, row locks, a few statements) and the hooks of [`SqlStore`]
+//! (connections, heartbeat batches, error mapping). The code is generic over the sqlx driver,
+//! so this crate needs no database feature.
 //!
 //! This crate must never depend on a database driver, an HTTP framework or client.
 //!
@@ -92,8 +94,9 @@ pub const ALIVE_KEY: &str = "monitor_alive_at";
 /// `locations` (see the `locations_version` migrations).
 pub const LOCATIONS_VERSION_KEY: &str = "locations_version";
 
-/// What differs between the SQL stores where they read rows: the database's name (in
-/// messages) and how it returns RSSI columns.
+/// What differs between the SQL dialects for the shared code: the database's name (in
+/// messages), how it returns RSSI columns, how transactions begin, whether rows are locked
+/// with `FOR KEY SHARE`, and the few statements whose text differs. Both are in [`dialect`].
 pub trait Dialect {
     /// The database as messages name it (`SQLite`).
     const NAME: &'static str;
@@ -159,8 +162,8 @@ pub trait Dialect {
     }
 }
 
-/// What a SQL store lends the code it shares with the other ([`Shared`]): its connections, how
-/// it starts a write transaction and how it names its errors.
+/// What a SQL store lends the code it shares with the other ([`Shared`]): its connections, its
+/// migrations, how it names its errors, and the few steps it does its own way.
 pub trait SqlStore: Send + Sync {
     /// The sqlx driver.
     type Db: sqlx::Database;

@@ -1,4 +1,4 @@
-//! The [`StatusStore`] of a SQL store, written once: [`sql_status_store!`] implements the trait
+//! The [`StatusStore`] of a SQL store, written once: [`sql_status_store!`](crate::sql_status_store) implements the trait
 //! for a store with every method whose statements are the same on all SQL stores delegated to
 //! [`Shared`](crate::Shared), and the store's own methods taken as written. What truly
 //! differs between the stores is in their [`SqlStore`](crate::SqlStore) hooks (connections,

@@ -1,4 +1,6 @@
-//! [`SqliteStore`]: every [`StatusStore`] method over SQLite, with sqlx runtime queries.
+//! [`SqliteStore`]: the [`StatusStore`] over SQLite. Its statements and their Rust are shared
+//! with PostgreSQL in `outage-store-sql`; this file holds the connections, the WAL checkpointer,
+//! the heartbeat batch statements (multi-row `VALUES`) and the backup.
 //!
 //! Connections: one **writer** connection (a pool of one) takes every write, so writes of this
 //! process never wait on each other inside SQLite; a pool of **reader** connections serves
