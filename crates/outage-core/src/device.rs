@@ -119,8 +119,7 @@ pub async fn send_test_alert(
         at: now,
     };
     let mut results = Vec::with_capacity(notifiers.len());
-    for n in notifiers {
-        let chat = n.chat_for(location.chat_id.as_deref());
+    for (n, chat) in crate::notify::targets(notifiers, location) {
         let ctx = DeliveryContext {
             chat: chat.clone(),
             earlier: vec![],
@@ -147,6 +146,7 @@ mod tests {
 
     fn home() -> Location {
         Location {
+            routes: Vec::new(),
             id: crate::domain::LocationId(7),
             name: "Home".into(),
             timeout: Duration::from_secs(30),

@@ -285,8 +285,7 @@ impl DiagramScheduler {
         limited.retain(|_, until| *until > now);
         for rec in locations.iter().filter(|r| r.location.enabled) {
             let loc = &rec.location;
-            for n in &self.notifiers {
-                let chat = n.chat_for(loc.chat_id.as_deref());
+            for (n, chat) in crate::notify::targets(&self.notifiers, loc) {
                 let key = (loc.id, n.name().to_string(), chat.clone());
                 let m = stored.get(&key);
                 let need = self.need(loc, m, last_post, last_update);

@@ -31,6 +31,67 @@ impl fmt::Display for EventId {
 /// Default heartbeat timeout of a location.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where a location's alerts go: a notifier instance (`[notifiers.<instance>]`) and, when the
+/// instance has chats, one of them. Written `instance` (the instance's own chats for the
+/// location) or `instance:chat`; serialized as that string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Route {
+    /// The notifier instance.
+    pub notifier: String,
+    /// The chat; `None`: the instance's default chats (or the location's `chat_id`).
+    pub chat: Option<String>,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.chat {
+            Some(chat) => write!(f, "{}:{chat}", self.notifier),
+            None => f.write_str(&self.notifier),
+        }
+    }
+}
+
+impl std::str::FromStr for Route {
+    type Err = String;
+
+    /// Reads `instance` or `instance:chat`; the error says what is accepted.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (notifier, chat) = match s.split_once(':') {
+            Some((n, c)) => (n.trim(), Some(c.trim())),
+            None => (s, None),
+        };
+        if !crate::registry::valid_instance_name(notifier) {
+            return Err(format!(
+                "`{s}` is not a route: write a notifier instance (letters, digits, `-`, `_`), \
+                 optionally followed by `:` and a chat, e.g. `telegram` or `family:-1001234567890`"
+            ));
+        }
+        if chat == Some("") {
+            return Err(format!(
+                "`{s}` names no chat after `:`; write `{notifier}` for its default chats"
+            ));
+        }
+        Ok(Route {
+            notifier: notifier.to_string(),
+            chat: chat.map(str::to_string),
+        })
+    }
+}
+
+impl Serialize for Route {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Route {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A monitored location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
@@ -43,6 +104,9 @@ pub struct Location {
     pub timeout: Duration,
     /// Telegram chat (or other notifier target) overriding the notifier's default.
     pub chat_id: Option<String>,
+    /// Where alerts go; empty: every configured notifier (see [`crate::notify::targets`]).
+    #[serde(default)]
+    pub routes: Vec<Route>,
     /// Disabled locations accept no heartbeats and are never declared down.
     pub enabled: bool,
     /// Paused (maintenance) until this time: no alerts meanwhile.
@@ -62,6 +126,8 @@ pub struct NewLocation {
     pub timeout: Duration,
     /// Optional notifier target override.
     pub chat_id: Option<String>,
+    /// Where alerts go; empty: every configured notifier.
+    pub routes: Vec<Route>,
 }
 
 /// A partial update of a location; `None` fields stay as they are.
@@ -73,6 +139,8 @@ pub struct LocationPatch {
     pub timeout: Option<Duration>,
     /// New chat override (`Some(None)` clears it).
     pub chat_id: Option<Option<String>>,
+    /// New routes (`Some(vec![])`: back to every configured notifier).
+    pub routes: Option<Vec<Route>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// Pause until (`Some(None)` resumes).
@@ -425,4 +493,35 @@ pub struct StatusCounts {
     pub unknown: u64,
     /// Status `paused`.
     pub paused: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_an_instance_and_maybe_a_chat() {
+        let r: Route = "family".parse().unwrap();
+        assert_eq!((r.notifier.as_str(), r.chat), ("family", None));
+        let r: Route = " me:-1001234567890 ".parse().unwrap();
+        assert_eq!(r.chat.as_deref(), Some("-1001234567890"));
+        assert_eq!(r.to_string(), "me:-1001234567890");
+        let r: Route = "ntfy:@home:power".parse().unwrap();
+        assert_eq!(
+            r.chat.as_deref(),
+            Some("@home:power"),
+            "only the first `:` splits"
+        );
+        for bad in ["", ":42", "my family", "fam:"] {
+            let e = bad.parse::<Route>().unwrap_err();
+            assert!(e.contains(&format!("`{}`", bad.trim())), "{bad:?}: {e}");
+        }
+        assert_eq!(
+            serde_json::to_string(&vec!["a:1".parse::<Route>().unwrap()]).unwrap(),
+            r#"["a:1"]"#
+        );
+        let back: Vec<Route> = serde_json::from_str(r#"["a:1","b"]"#).unwrap();
+        assert_eq!(back.len(), 2);
+        assert!(serde_json::from_str::<Vec<Route>>(r#"["a b"]"#).is_err());
+    }
 }

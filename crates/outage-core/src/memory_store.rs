@@ -103,6 +103,7 @@ impl StatusStore for MemoryStore {
             name: new.name.clone(),
             timeout: new.timeout,
             chat_id: new.chat_id.clone(),
+            routes: new.routes.clone(),
             enabled: true,
             paused_until: None,
             created_at: now,
@@ -159,6 +160,9 @@ impl StatusStore for MemoryStore {
         }
         if let Some(v) = &patch.chat_id {
             l.chat_id = v.clone();
+        }
+        if let Some(v) = &patch.routes {
+            l.routes = v.clone();
         }
         if let Some(v) = patch.enabled {
             l.enabled = v;

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::availability::IsoWeek;
-use crate::domain::{Cause, EventId, LocationId, MessageRef};
+use crate::domain::{Cause, EventId, Location, LocationId, MessageRef};
 use crate::render::Language;
 use crate::text::{self, en};
 
@@ -184,7 +184,7 @@ pub struct DeliveryContext {
 /// let lines = Arc::new(Lines::default());
 /// // Paused tokio time drives the clock, so the 30 s below pass at once.
 /// let clock = Arc::new(TokioClock::starting_at(chrono::Utc::now()));
-/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None, routes: Vec::new() };
 /// store.create_location(&home, KeyHash::of("secret-key"), clock.now()).await?;
 /// let (engine, tasks) = Engine::start(
 ///     store.clone(),
@@ -210,6 +210,13 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
     /// The chat (queue key) an alert for a location goes to, given the location's override.
     fn chat_for(&self, location_chat: Option<&str>) -> String {
         location_chat.unwrap_or("default").to_string()
+    }
+
+    /// Every chat an alert for a location goes to, given the location's override: by default
+    /// the one [`Notifier::chat_for`] names. A notifier configured with several chats returns
+    /// all of them when the location names none.
+    fn chats_for(&self, location_chat: Option<&str>) -> Vec<String> {
+        vec![self.chat_for(location_chat)]
     }
 
     /// Checks a location's chat override the way this notifier will read it, so a typo is
@@ -316,6 +323,54 @@ impl Notifier for Vec<Arc<dyn Notifier>> {
     }
 }
 
+/// Where the alerts of `location` go, as (notifier, chat) pairs without repeats: for a location
+/// without routes, every notifier with its [`Notifier::chats_for`] the location's `chat_id`;
+/// else each route's instance with the route's chat (or, when the route names none, the
+/// instance's chats for the location). A route to an instance that is not configured is left
+/// out with a warning, and when no route is left the location falls back to every notifier, so
+/// a change of config never silences a location.
+pub fn targets<'a>(
+    notifiers: &'a [Arc<dyn Notifier>],
+    location: &Location,
+) -> Vec<(&'a Arc<dyn Notifier>, String)> {
+    fn add<'a>(
+        out: &mut Vec<(&'a Arc<dyn Notifier>, String)>,
+        n: &'a Arc<dyn Notifier>,
+        chat: String,
+    ) {
+        if !out.iter().any(|(m, c)| m.name() == n.name() && *c == chat) {
+            out.push((n, chat));
+        }
+    }
+    let override_chat = location.chat_id.as_deref();
+    let mut out = Vec::new();
+    for route in &location.routes {
+        match notifiers.iter().find(|n| n.name() == route.notifier) {
+            Some(n) => match &route.chat {
+                Some(chat) => add(&mut out, n, chat.clone()),
+                None => {
+                    for c in n.chats_for(override_chat) {
+                        add(&mut out, n, c);
+                    }
+                }
+            },
+            None => tracing::warn!(
+                location = %location.name,
+                route = %route,
+                "the location is routed to a notifier instance that is not configured; that route is skipped"
+            ),
+        }
+    }
+    if out.is_empty() {
+        for n in notifiers {
+            for c in n.chats_for(override_chat) {
+                add(&mut out, n, c);
+            }
+        }
+    }
+    out
+}
+
 /// A duration in English, "2 h 14 min", "5 min", "40 s", "1 d": [`text::human_duration`]
 /// with [`Language::En`].
 pub fn human_duration(d: chrono::TimeDelta) -> String {
@@ -327,12 +382,22 @@ pub fn human_duration(d: chrono::TimeDelta) -> String {
 #[derive(Debug, Clone)]
 pub struct ConsoleNotifier {
     tz: chrono_tz::Tz,
+    name: String,
 }
 
 impl ConsoleNotifier {
-    /// A console notifier printing times in `tz`.
+    /// A console notifier printing times in `tz`, named `console`.
     pub fn new(tz: chrono_tz::Tz) -> Self {
-        Self { tz }
+        Self {
+            tz,
+            name: "console".into(),
+        }
+    }
+
+    /// The same notifier as instance `name` (`[notifiers.<name>]` with `kind = "console"`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
     }
 
     /// The line printed for an alert.
@@ -374,7 +439,7 @@ impl ConsoleNotifier {
 #[async_trait]
 impl Notifier for ConsoleNotifier {
     fn name(&self) -> &str {
-        "console"
+        &self.name
     }
 
     fn accepts(&self, kind: AlertKind) -> bool {
@@ -407,6 +472,88 @@ mod tests {
         assert_eq!(human_duration(d(2 * 3600 + 14 * 60 + 5)), "2 h 14 min");
         assert_eq!(human_duration(d(86_400 + 7200)), "1 d 2 h");
         assert_eq!(human_duration(d(86_400)), "1 d", "not \"1 d 0 h\"");
+    }
+
+    /// A notifier with several default chats, like a Telegram instance with `chat_id = [..]`.
+    #[derive(Debug)]
+    struct Chats(&'static str, &'static [&'static str]);
+
+    #[async_trait]
+    impl Notifier for Chats {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn chat_for(&self, chat: Option<&str>) -> String {
+            chat.map_or(self.1[0].to_string(), str::to_string)
+        }
+        fn chats_for(&self, chat: Option<&str>) -> Vec<String> {
+            match chat {
+                Some(c) => vec![c.to_string()],
+                None => self.1.iter().map(|c| c.to_string()).collect(),
+            }
+        }
+        async fn deliver(
+            &self,
+            _: &Alert,
+            _: &DeliveryContext,
+        ) -> Result<Option<MessageRef>, NotifyError> {
+            Ok(None)
+        }
+    }
+
+    fn place(chat: Option<&str>, routes: &[&str]) -> Location {
+        let t = chrono::DateTime::UNIX_EPOCH;
+        Location {
+            id: LocationId(1),
+            name: "Home".into(),
+            timeout: std::time::Duration::from_secs(30),
+            chat_id: chat.map(str::to_string),
+            routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
+            enabled: true,
+            paused_until: None,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn shown(notifiers: &[Arc<dyn Notifier>], l: &Location) -> Vec<String> {
+        targets(notifiers, l)
+            .into_iter()
+            .map(|(n, c)| format!("{}:{c}", n.name()))
+            .collect()
+    }
+
+    #[test]
+    fn targets_follow_routes_and_fall_back_to_every_notifier() {
+        let notifiers: Vec<Arc<dyn Notifier>> = vec![
+            Arc::new(Chats("family", &["-1001", "-1002"])),
+            Arc::new(Chats("me", &["42"])),
+        ];
+        assert_eq!(
+            shown(&notifiers, &place(None, &[])),
+            ["family:-1001", "family:-1002", "me:42"],
+            "no routes: every notifier, every default chat"
+        );
+        assert_eq!(
+            shown(&notifiers, &place(Some("-7"), &[])),
+            ["family:-7", "me:-7"],
+            "the location's chat replaces the defaults"
+        );
+        assert_eq!(
+            shown(&notifiers, &place(None, &["me:99", "family", "me:99"])),
+            ["me:99", "family:-1001", "family:-1002"],
+            "routes in order, a route without a chat gets the instance's chats, no repeats"
+        );
+        assert_eq!(
+            shown(&notifiers, &place(None, &["gone", "me"])),
+            ["me:42"],
+            "a route to an instance no longer configured is skipped"
+        );
+        assert_eq!(
+            shown(&notifiers, &place(None, &["gone"])),
+            ["family:-1001", "family:-1002", "me:42"],
+            "and when none is left the alerts still go somewhere"
+        );
     }
 
     fn alert(kind: AlertKind, started: bool) -> Alert {

@@ -24,7 +24,8 @@ pub enum PluginKind {
     Source,
     /// A [`StatusStore`], chosen by URL scheme.
     Store,
-    /// A [`Notifier`], enabled by a `[notifiers.<name>]` table.
+    /// A [`Notifier`], enabled by a `[notifiers.<instance>]` table (`kind = "<name>"`, or the
+    /// instance is named after the kind).
     Notifier,
     /// A [`DiagramRenderer`].
     Renderer,
@@ -89,8 +90,19 @@ pub enum PluginError {
 pub struct PluginContext<'a> {
     /// The whole monitor config (time zone, language, server address...).
     pub config: &'a Config,
-    /// The plugin's own table (`[notifiers.<name>]`), or `Null` when it has none.
+    /// The plugin's own table (`[notifiers.<instance>]`), or `Null` when it has none. For a
+    /// notifier, `kind` is already taken out.
     pub table: &'a serde_json::Value,
+    /// The instance's name: the `<instance>` of `[notifiers.<instance>]`, which a notifier
+    /// returns from [`Notifier::name`] (its outbox queue); for other plugins their own name.
+    pub instance: &'a str,
+}
+
+impl PluginContext<'_> {
+    /// The config section, e.g. `notifiers.family`, for error messages.
+    pub fn section(&self, group: &str) -> String {
+        format!("{group}.{}", self.instance)
+    }
 }
 
 /// Opens a store from its options.
@@ -187,22 +199,73 @@ pub async fn open_store(opts: StoreOptions) -> Result<Arc<dyn StatusStore>, Plug
     }
 }
 
-/// Builds every notifier configured under `[notifiers.*]`.
+/// Builds every notifier instance configured under `[notifiers.<instance>]`. The table's
+/// `kind` names the plugin; without one the instance name is the kind (`[notifiers.telegram]`),
+/// so several instances of one kind can live side by side (`[notifiers.family]` with
+/// `kind = "telegram"`).
 pub fn build_notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, PluginError> {
     let mut out = Vec::new();
-    for (name, table) in &config.notifiers {
-        let d = find(PluginKind::Notifier, name)?;
-        let ctx = PluginContext { config, table };
+    for (instance, table) in &config.notifiers {
+        let (kind, table) = notifier_kind(instance, table)?;
+        let d = find(PluginKind::Notifier, &kind)?;
+        let ctx = PluginContext {
+            config,
+            table: &table,
+            instance,
+        };
         match d.factory {
             Factory::Notifier(f) => out.push(f(&ctx)?),
             _ => {
                 return Err(PluginError::Other(format!(
-                    "plugin {name} is not a notifier"
+                    "plugin {kind} is not a notifier"
                 )));
             }
         }
     }
     Ok(out)
+}
+
+/// Whether `name` may name a notifier instance: letters, digits, `-` and `_` (a route writes
+/// `instance:chat`, so no colon).
+pub fn valid_instance_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The plugin kind of a `[notifiers.<instance>]` table and the table without its `kind` key.
+pub fn notifier_kind(
+    instance: &str,
+    table: &serde_json::Value,
+) -> Result<(String, serde_json::Value), PluginError> {
+    let section = format!("notifiers.{instance}");
+    if !valid_instance_name(instance) {
+        return Err(PluginError::Config {
+            section,
+            reason: "an instance name may hold only letters, digits, `-` and `_`".into(),
+        });
+    }
+    let mut table = table.clone();
+    let kind = match table.as_object_mut().and_then(|t| t.remove("kind")) {
+        None => instance.to_string(),
+        Some(serde_json::Value::String(k)) => k,
+        Some(other) => {
+            return Err(PluginError::Config {
+                section,
+                reason: format!(
+                    "`kind` = {other} is not a string; write the notifier's name, e.g. kind = \"telegram\""
+                ),
+            });
+        }
+    };
+    if let Err(PluginError::Unknown { available, .. }) = find(PluginKind::Notifier, &kind) {
+        return Err(PluginError::Config {
+            section,
+            reason: format!("no notifier kind `{kind}`; set `kind` to one of: {available}"),
+        });
+    }
+    Ok((kind, table))
 }
 
 /// The renderer used when the config names none (no `[renderer.<name>]` table).
@@ -236,6 +299,7 @@ pub fn build_renderer(config: &Config) -> Result<Arc<dyn DiagramRenderer>, Plugi
         Factory::Renderer(f) => f(&PluginContext {
             config,
             table: &table,
+            instance: name,
         }),
         _ => Err(PluginError::Other(format!(
             "plugin {} is not a renderer",
@@ -252,13 +316,13 @@ fn console_factory(ctx: &PluginContext<'_>) -> Result<Arc<dyn Notifier>, PluginE
     if !ctx.table.is_null() {
         let _: ConsoleConfig =
             serde_json::from_value(ctx.table.clone()).map_err(|e| PluginError::ConfigSource {
-                section: "notifiers.console".into(),
+                section: ctx.section("notifiers"),
                 source: Box::new(e),
             })?;
     }
-    Ok(Arc::new(crate::notify::ConsoleNotifier::new(
-        ctx.config.monitor.timezone,
-    )))
+    Ok(Arc::new(
+        crate::notify::ConsoleNotifier::new(ctx.config.monitor.timezone).named(ctx.instance),
+    ))
 }
 
 inventory::submit! {
@@ -268,5 +332,43 @@ inventory::submit! {
         description: "Prints alerts as readable lines on standard output (built in).",
         example_config: "[notifiers.console]\n",
         factory: Factory::Notifier(console_factory),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::ErrorChain;
+
+    fn config(toml: &str) -> Config {
+        Config::from_toml_str(toml).unwrap()
+    }
+
+    #[test]
+    fn notifier_instances_have_a_kind_that_defaults_to_their_name() {
+        let built = build_notifiers(&config(
+            "[notifiers.console]\n[notifiers.screen]\nkind = \"console\"\n",
+        ))
+        .unwrap();
+        let names: Vec<&str> = built.iter().map(|n| n.name()).collect();
+        assert_eq!(names, ["console", "screen"], "two instances of one kind");
+    }
+
+    #[test]
+    fn a_bad_instance_or_kind_is_named_with_what_is_accepted() {
+        let err = |toml: &str| ErrorChain(&build_notifiers(&config(toml)).unwrap_err()).to_string();
+        let e = err("[notifiers.family]\n");
+        assert!(
+            e.contains("notifiers.family")
+                && e.contains("set `kind` to one of")
+                && e.contains("console"),
+            "{e}"
+        );
+        let e = err("[notifiers.family]\nkind = \"pigeon\"\n");
+        assert!(e.contains("no notifier kind `pigeon`"), "{e}");
+        let e = err("[notifiers.family]\nkind = 3\n");
+        assert!(e.contains("`kind` = 3 is not a string"), "{e}");
+        let e = err("[notifiers.\"my family\"]\nkind = \"console\"\n");
+        assert!(e.contains("letters, digits"), "{e}");
     }
 }

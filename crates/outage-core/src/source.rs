@@ -128,7 +128,7 @@ pub enum SourceError {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = Arc::new(MemoryStore::new());
 /// let clock = Arc::new(SystemClock);
-/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None, routes: Vec::new() };
 /// let loc = store.create_location(&home, KeyHash::of("good-key"), clock.now()).await?;
 /// let metrics = Arc::new(Metrics::default());
 /// let (engine, tasks) =

@@ -278,7 +278,7 @@ pub struct PruneStats {
 /// let store: Arc<dyn StatusStore> = Arc::new(MemoryStore::new());
 /// store.migrate().await?;
 /// let now = chrono::Utc::now();
-/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None };
+/// let home = NewLocation { name: "Home".into(), timeout: Duration::from_secs(30), chat_id: None, routes: Vec::new() };
 /// let loc = store.create_location(&home, KeyHash::of("secret-key"), now).await?;
 ///
 /// // Keys are stored hashed; the record carries the hash, never the key.

@@ -85,6 +85,8 @@ pub struct LocationView {
     pub name: String,
     /// End of the current pause, or `null`.
     pub paused_until: Option<String>,
+    /// Where alerts go, each `instance` or `instance:chat`; empty: every configured notifier.
+    pub routes: Vec<String>,
     /// `up`, `down`, `unknown` or `paused`.
     pub status: &'static str,
     /// Seconds without a heartbeat before an outage is declared.
@@ -114,6 +116,7 @@ impl LocationView {
             last_seen: opt_rfc3339(last_seen),
             name: l.name.clone(),
             paused_until: opt_rfc3339(l.paused_until),
+            routes: l.routes.iter().map(ToString::to_string).collect(),
             status: status.as_str(),
             timeout_s: l.timeout.as_secs(),
         }
@@ -135,6 +138,7 @@ impl LocationView {
             "chat_id": { "type": ["string", "null"] },
             "enabled": { "type": "boolean" },
             "paused_until": nullable_time(None),
+            "routes": { "type": "array", "items": { "type": "string" } },
             "created_at": { "type": "string", "format": "date-time" }
         }))
     }
@@ -335,6 +339,11 @@ mod tests {
     fn record(seen: bool) -> LocationRecord {
         LocationRecord {
             location: Location {
+                routes: if seen {
+                    vec!["family".parse().unwrap(), "me:42".parse().unwrap()]
+                } else {
+                    Vec::new()
+                },
                 id: LocationId(3),
                 name: "Дача".into(),
                 timeout: Duration::from_secs(90),
@@ -416,7 +425,7 @@ mod tests {
         let json = serde_json::to_string(&LocationView::new(&record(true), t(10))).unwrap();
         assert_eq!(
             json,
-            r#"{"chat_id":"-100123","created_at":"2026-03-01T01:00:00Z","enabled":true,"id":3,"last_seen":"2026-03-01T09:00:00Z","name":"Дача","paused_until":"2026-03-01T23:00:00Z","status":"paused","timeout_s":90}"#
+            r#"{"chat_id":"-100123","created_at":"2026-03-01T01:00:00Z","enabled":true,"id":3,"last_seen":"2026-03-01T09:00:00Z","name":"Дача","paused_until":"2026-03-01T23:00:00Z","routes":["family","me:42"],"status":"paused","timeout_s":90}"#
         );
     }
 }

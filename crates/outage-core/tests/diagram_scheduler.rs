@@ -174,6 +174,7 @@ impl World {
         store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: "Home".into(),
                     timeout: Duration::from_secs(30),
                     chat_id: None,
@@ -503,6 +504,7 @@ async fn a_rate_limited_chat_gets_nothing_more_until_retry_after() {
         w.store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: name.into(),
                     timeout: Duration::from_secs(30),
                     chat_id: None,

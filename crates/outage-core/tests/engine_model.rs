@@ -272,6 +272,7 @@ async fn engine_outages(script: &Script, end: i64) -> Vec<Outage> {
     store
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Home".into(),
                 timeout: Duration::from_secs(TIMEOUT_S as u64),
                 chat_id: None,

@@ -103,6 +103,7 @@ impl World {
             .store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: name.into(),
                     timeout: TIMEOUT,
                     chat_id: None,
@@ -782,6 +783,7 @@ async fn locations_changed_by_another_process_are_picked_up_by_the_sync() {
         .store
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Dacha".into(),
                 timeout: TIMEOUT,
                 chat_id: None,
@@ -1074,6 +1076,7 @@ async fn a_key_added_by_another_process_is_accepted_at_its_first_heartbeat() {
         .store
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Dacha".into(),
                 timeout: TIMEOUT,
                 chat_id: None,

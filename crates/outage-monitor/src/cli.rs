@@ -280,6 +280,8 @@ pub enum LocationCommand {
         /// negative, e.g. -1001234567890.
         #[arg(long, value_name = "ID", allow_negative_numbers = true)]
         chat_id: Option<String>,
+        #[command(flatten)]
+        notify: NotifyArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -385,6 +387,22 @@ pub enum DeviceKind {
     Curl,
 }
 
+/// `--notify`: where a location's alerts go.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Send the alerts to a notifier instance (`[notifiers.<instance>]`), optionally to one
+    /// chat of it: `--notify family --notify me:123456789` (repeat for several targets).
+    /// `--notify` alone (or `--notify=`): every configured notifier, the default.
+    #[arg(
+        long,
+        value_name = "INSTANCE[:CHAT]",
+        num_args = 0..=1,
+        default_missing_value = "",
+        action = clap::ArgAction::Append
+    )]
+    pub notify: Vec<String>,
+}
+
 /// `location edit` arguments.
 #[derive(Debug, Args)]
 pub struct EditArgs {
@@ -407,6 +425,8 @@ pub struct EditArgs {
     /// Remove the chat override.
     #[arg(long)]
     pub no_chat_id: bool,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// Enable the location.
     #[arg(long, conflicts_with = "disable")]
     pub enable: bool,

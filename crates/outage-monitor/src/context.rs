@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
-use outage_core::LocationId;
 use outage_core::config::{Config, Environment, redact_url};
 use outage_core::notify::Notifier;
 use outage_core::registry;
 use outage_core::store::{LocationRecord, StatusStore};
+use outage_core::{LocationId, Route};
 
 pub use crate::plugins::sqlite_file;
 
@@ -150,8 +150,48 @@ impl<'a> ChatCheck<'a> {
         if let Some(n) = self.notifiers.get() {
             return Ok(n);
         }
-        let built = registry::build_notifiers(self.cfg).context("notifier configuration")?;
+        let built = notifiers_or_console(self.cfg)?;
         Ok(self.notifiers.get_or_init(|| built))
+    }
+
+    /// `--notify` values as routes: `None` when none was given, `Some(vec![])` for `--notify`
+    /// alone (back to every configured notifier). Each must name a configured instance, and its
+    /// chat must be one that instance accepts.
+    pub fn routes(&self, raw: &[String]) -> Result<Option<Vec<Route>>> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        if raw.iter().any(|r| r.trim().is_empty()) {
+            if raw.len() > 1 {
+                bail!(
+                    "--notify without a value means \"every configured notifier\" and cannot be \
+                     combined with --notify <INSTANCE[:CHAT]>"
+                );
+            }
+            return Ok(Some(Vec::new()));
+        }
+        let notifiers = self.notifiers()?;
+        let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
+        for value in raw {
+            let route: Route = value.parse().map_err(|e| anyhow!("--notify: {e}"))?;
+            let Some(n) = notifiers.iter().find(|n| n.name() == route.notifier) else {
+                let known: Vec<&str> = notifiers.iter().map(|n| n.name()).collect();
+                bail!(
+                    "--notify `{value}`: no notifier instance `{}` is configured; configured: {} \
+                     (each [notifiers.<instance>] section is one)",
+                    route.notifier,
+                    known.join(", ")
+                );
+            };
+            if let Some(chat) = &route.chat {
+                n.check_chat(chat)
+                    .map_err(|e| anyhow!("--notify `{value}`: {e}"))?;
+            }
+            if !routes.contains(&route) {
+                routes.push(route);
+            }
+        }
+        Ok(Some(routes))
     }
 
     /// The override as stored: trimmed, one word, accepted by every configured notifier.
@@ -166,10 +206,8 @@ impl<'a> ChatCheck<'a> {
                  @name"
             );
         }
-        if !self.cfg.notifiers.is_empty() {
-            for n in self.notifiers()? {
-                n.check_chat(chat).map_err(|e| anyhow!("--chat-id: {e}"))?;
-            }
+        for n in self.notifiers()? {
+            n.check_chat(chat).map_err(|e| anyhow!("--chat-id: {e}"))?;
         }
         Ok(chat.to_string())
     }

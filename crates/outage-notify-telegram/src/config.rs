@@ -1,4 +1,5 @@
-//! `[notifiers.telegram]`: the bot token, the chat, and how messages look.
+//! `[notifiers.<instance>]` with `kind = "telegram"`: the bot token, the chats, and how messages
+//! look.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use outage_core::render::Language;
 use outage_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 
-/// The section name, for error messages.
+/// The section name of the default instance, for error messages.
 pub const SECTION: &str = "notifiers.telegram";
 
 /// The official Bot API server.
@@ -96,13 +97,44 @@ impl<'de> Deserialize<'de> for ChatId {
     }
 }
 
+/// `chat_id` as written: one chat or a list of them.
+struct Chats(Vec<ChatId>);
+
+impl<'de> Deserialize<'de> for Chats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_json::Value;
+        fn one(v: &Value) -> Result<ChatId, String> {
+            match v {
+                Value::Number(n) => n
+                    .as_i64()
+                    .map(ChatId::Id)
+                    .ok_or_else(|| format!("`{n}` is not a Telegram chat id (a whole number)")),
+                Value::String(s) => ChatId::parse(s),
+                other => Err(format!(
+                    "`{other}` is not a Telegram chat id: use a number like -1001234567890, a public \"@channelname\", or a list of them"
+                )),
+            }
+        }
+        match Value::deserialize(d)? {
+            Value::Array(items) => items
+                .iter()
+                .map(one)
+                .collect::<Result<_, _>>()
+                .map(Chats)
+                .map_err(D::Error::custom),
+            v => one(&v).map(|c| Chats(vec![c])).map_err(D::Error::custom),
+        }
+    }
+}
+
 /// The table as written in the config file.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     bot_token: Option<Secret>,
     bot_token_file: Option<PathBuf>,
-    chat_id: ChatId,
+    chat_id: Chats,
     #[serde(default = "default_api_base")]
     api_base: String,
     #[serde(default)]
@@ -132,8 +164,9 @@ fn default_timeout() -> Duration {
 pub struct TelegramConfig {
     /// The bot's token from @BotFather (`bot_token`, or read from `bot_token_file`).
     pub bot_token: Secret,
-    /// Where alerts go unless a location names its own chat.
-    pub chat_id: ChatId,
+    /// Where alerts go unless a location or its route names a chat: `chat_id`, one chat or a
+    /// list (never empty, no repeats). Every chat gets its own messages.
+    pub chat_ids: Vec<ChatId>,
     /// Bot API server, without a trailing slash (tests point it at a fake).
     pub api_base: String,
     /// Language of the messages; `None`: `monitor.language`.
@@ -150,7 +183,7 @@ impl fmt::Debug for TelegramConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelegramConfig")
             .field("bot_token", &"***")
-            .field("chat_id", &self.chat_id)
+            .field("chat_ids", &self.chat_ids)
             .field("api_base", &self.api_base)
             .field("language", &self.language)
             .field("style", &self.style)
@@ -161,16 +194,19 @@ impl fmt::Debug for TelegramConfig {
 }
 
 /// The section could not be read; `source` says why.
-fn unreadable(source: impl std::error::Error + Send + Sync + 'static) -> PluginError {
+fn unreadable(
+    section: &str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> PluginError {
     PluginError::ConfigSource {
-        section: SECTION.into(),
+        section: section.into(),
         source: Box::new(source),
     }
 }
 
-fn invalid(reason: impl Into<String>) -> PluginError {
+fn invalid(section: &str, reason: impl Into<String>) -> PluginError {
     PluginError::Config {
-        section: SECTION.into(),
+        section: section.into(),
         reason: reason.into(),
     }
 }
@@ -180,7 +216,7 @@ impl TelegramConfig {
     pub fn new(bot_token: Secret, chat_id: ChatId) -> Self {
         Self {
             bot_token,
-            chat_id,
+            chat_ids: vec![chat_id],
             api_base: DEFAULT_API_BASE.into(),
             language: None,
             style: Style::default(),
@@ -192,18 +228,39 @@ impl TelegramConfig {
     /// Reads the `[notifiers.telegram]` table (as the registry hands it over), reading
     /// `bot_token_file` if given. Unknown keys are an error naming the valid ones.
     pub fn from_table(table: &serde_json::Value) -> Result<Self, PluginError> {
+        Self::from_section(table, SECTION)
+    }
+
+    /// [`TelegramConfig::from_table`] for the instance whose table is `section` (e.g.
+    /// `notifiers.family`), which the errors name.
+    pub fn from_section(table: &serde_json::Value, section: &str) -> Result<Self, PluginError> {
+        let invalid = |r: String| invalid(section, r);
         let table = if table.is_null() {
             serde_json::Value::Object(Default::default())
         } else {
             table.clone()
         };
-        let raw: RawConfig = serde_json::from_value(table).map_err(unreadable)?;
+        let raw: RawConfig = serde_json::from_value(table).map_err(|e| unreadable(section, e))?;
         let token = secret_or_file("bot_token", raw.bot_token, raw.bot_token_file.as_deref())
-            .map_err(unreadable)?
+            .map_err(|e| unreadable(section, e))?
             .ok_or_else(|| {
-                invalid("set `bot_token` or `bot_token_file` (the token @BotFather gave the bot)")
+                invalid(
+                    "set `bot_token` or `bot_token_file` (the token @BotFather gave the bot)"
+                        .into(),
+                )
             })?;
-        check_token(&token)?;
+        check_token(&token).map_err(invalid)?;
+        let mut chat_ids = Vec::new();
+        for c in raw.chat_id.0 {
+            if !chat_ids.contains(&c) {
+                chat_ids.push(c);
+            }
+        }
+        if chat_ids.is_empty() {
+            return Err(invalid(
+                "`chat_id` = [] lists no chat: give one chat (-1001234567890 or \"@channel\") or a list of them".into(),
+            ));
+        }
         let api_base = raw.api_base.trim().trim_end_matches('/').to_string();
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             return Err(invalid(format!(
@@ -211,11 +268,13 @@ impl TelegramConfig {
             )));
         }
         if raw.timeout.is_zero() {
-            return Err(invalid("`timeout` must be more than 0 (e.g. \"10s\")"));
+            return Err(invalid(
+                "`timeout` must be more than 0 (e.g. \"10s\")".into(),
+            ));
         }
         Ok(Self {
             bot_token: token,
-            chat_id: raw.chat_id,
+            chat_ids,
             api_base,
             language: raw.language,
             style: raw.style,
@@ -226,7 +285,7 @@ impl TelegramConfig {
 }
 
 /// A token looks like `123456789:AA…`; the error never repeats it.
-fn check_token(token: &Secret) -> Result<(), PluginError> {
+fn check_token(token: &Secret) -> Result<(), String> {
     let t = token.expose();
     let ok = t.split_once(':').is_some_and(|(id, rest)| {
         !id.is_empty()
@@ -239,9 +298,9 @@ fn check_token(token: &Secret) -> Result<(), PluginError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(
-            "the bot token does not look like one from @BotFather (`<digits>:<letters, digits, _ and ->`); check for quotes or spaces",
-        ))
+        Err(
+            "the bot token does not look like one from @BotFather (`<digits>:<letters, digits, _ and ->`); check for quotes or spaces".into(),
+        )
     }
 }
 
@@ -274,11 +333,46 @@ mod tests {
     }
 
     #[test]
+    fn chat_id_may_be_a_list_of_chats() {
+        let c = TelegramConfig::from_table(
+            &json!({"bot_token": TOKEN, "chat_id": [-100123, "@power_news", "-100123"]}),
+        )
+        .unwrap();
+        assert_eq!(
+            c.chat_ids,
+            [ChatId::Id(-100123), ChatId::Username("@power_news".into())],
+            "in order, repeats dropped"
+        );
+        let err = TelegramConfig::from_section(
+            &json!({"bot_token": TOKEN, "chat_id": []}),
+            "notifiers.family",
+        )
+        .unwrap_err();
+        let err = ErrorChain(&err).to_string();
+        assert!(
+            err.contains("notifiers.family") && err.contains("lists no chat"),
+            "{err}"
+        );
+        let err =
+            TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": [1, "family"]}))
+                .unwrap_err();
+        let err = ErrorChain(&err).to_string();
+        assert!(
+            err.contains("`family` is not a Telegram chat id") && err.contains("@channelname"),
+            "{err}"
+        );
+        let err =
+            TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": true})).unwrap_err();
+        let err = ErrorChain(&err).to_string();
+        assert!(err.contains("or a list of them"), "{err}");
+    }
+
+    #[test]
     fn chat_id_may_be_written_as_a_string_or_an_integer() {
         for chat in [json!(-100123), json!("-100123")] {
             let c =
                 TelegramConfig::from_table(&json!({"bot_token": TOKEN, "chat_id": chat})).unwrap();
-            assert_eq!(c.chat_id, ChatId::Id(-100123));
+            assert_eq!(c.chat_ids, [ChatId::Id(-100123)]);
         }
     }
 

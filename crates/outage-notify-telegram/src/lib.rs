@@ -76,7 +76,7 @@ mod tests {
         let config = Config::from_toml_str(EXAMPLE_CONFIG).unwrap();
         let table = &config.notifiers["telegram"];
         let parsed = TelegramConfig::from_table(table).unwrap();
-        assert_eq!(parsed.chat_id, ChatId::Id(-1001234567890));
+        assert_eq!(parsed.chat_ids, [ChatId::Id(-1001234567890)]);
         let built = registry::build_notifiers(&config).unwrap();
         assert_eq!(built.len(), 1);
         assert_eq!(built[0].name(), "telegram");

@@ -36,17 +36,18 @@ use outage_core::render::Language;
 use crate::api::{
     ApiError, BotApi, EditMessageText, HTML, Message, ReplyParameters, SendMessage, Upload,
 };
-use crate::config::{ChatId, SECTION, TelegramConfig};
+use crate::config::{ChatId, TelegramConfig};
 use crate::messages::Templates;
 
-/// The notifier's name: its `[notifiers.telegram]` table and its outbox queue.
+/// The plugin's kind, and the name of the instance configured as `[notifiers.telegram]`.
 pub const NAME: &str = "telegram";
 
 /// Sends alerts to Telegram. `Debug` never shows the token.
 #[derive(Clone)]
 pub struct TelegramNotifier {
+    name: String,
     api: BotApi,
-    default_chat: ChatId,
+    default_chats: Vec<ChatId>,
     templates: Templates,
     burst_window: std::time::Duration,
 }
@@ -54,8 +55,9 @@ pub struct TelegramNotifier {
 impl fmt::Debug for TelegramNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelegramNotifier")
+            .field("name", &self.name)
             .field("api", &self.api)
-            .field("default_chat", &self.default_chat)
+            .field("default_chats", &self.default_chats)
             .field("templates", &self.templates)
             .field("burst_window", &self.burst_window)
             .finish()
@@ -72,26 +74,36 @@ impl TelegramNotifier {
     ) -> Result<Self, ApiError> {
         let api = BotApi::new(&config.api_base, config.bot_token.clone(), config.timeout)?;
         Ok(Self {
+            name: NAME.into(),
             api,
-            default_chat: config.chat_id.clone(),
+            default_chats: config.chat_ids.clone(),
             templates: Templates::new(config.language.unwrap_or(language), timezone, config.style),
             burst_window: config.burst_window,
         })
     }
 
-    /// Builds the notifier the way the plugin registry does: from the `[notifiers.telegram]`
-    /// table and the monitor's settings.
+    /// The same notifier as instance `name` (`[notifiers.<name>]`): its outbox queues and
+    /// message records carry that name.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Builds the notifier the way the plugin registry does: from the instance's
+    /// `[notifiers.<instance>]` table and the monitor's settings.
     pub fn from_context(ctx: &PluginContext<'_>) -> Result<Self, PluginError> {
-        let config = TelegramConfig::from_table(ctx.table)?;
-        Self::new(
+        let section = ctx.section("notifiers");
+        let config = TelegramConfig::from_section(ctx.table, &section)?;
+        Ok(Self::new(
             &config,
             ctx.config.monitor.timezone,
             ctx.config.monitor.language,
         )
         .map_err(|e| PluginError::Config {
-            section: SECTION.into(),
+            section,
             reason: e.to_string(),
-        })
+        })?
+        .named(ctx.instance))
     }
 
     /// The Bot API client (for posting diagrams with `sendPhoto` / `editMessageMedia`).
@@ -104,9 +116,14 @@ impl TelegramNotifier {
         &self.templates
     }
 
-    /// The configured default chat.
+    /// The first configured default chat.
     pub fn default_chat(&self) -> &ChatId {
-        &self.default_chat
+        &self.default_chats[0]
+    }
+
+    /// Every configured default chat (`chat_id`, one or a list).
+    pub fn default_chats(&self) -> &[ChatId] {
+        &self.default_chats
     }
 
     /// Calls `getMe` (for `check-config --online`): `Ok("@name (First name)")`, or the exact
@@ -116,25 +133,28 @@ impl TelegramNotifier {
             e @ (ApiError::Timeout { .. } | ApiError::Network { .. }) => {
                 NotifyError::Transient(format!("{e} (api_base = {})", self.api.base()))
             }
-            e => e.to_notify_error(&self.default_chat),
+            e => e.to_notify_error(self.default_chat()),
         };
         let u = self.api.get_me().await.map_err(offline)?;
         let bot = match u.username {
             Some(name) => format!("@{name} ({})", u.first_name),
             None => u.first_name,
         };
-        // The token works; can the bot reach the chat alerts go to?
-        let chat = self
-            .api
-            .get_chat(&self.default_chat)
-            .await
-            .map_err(offline)?;
-        Ok(format!("{bot}, posting to {}", chat.describe()))
+        // The token works; can the bot reach the chats alerts go to?
+        let mut chats = Vec::with_capacity(self.default_chats.len());
+        for c in &self.default_chats {
+            let chat = self.api.get_chat(c).await.map_err(|e| match e {
+                e @ (ApiError::Timeout { .. } | ApiError::Network { .. }) => offline(e),
+                e => e.to_notify_error(c),
+            })?;
+            chats.push(chat.describe());
+        }
+        Ok(format!("{bot}, posting to {}", chats.join(", ")))
     }
 
     fn message_ref(&self, ctx: &DeliveryContext, id: i64) -> MessageRef {
         MessageRef {
-            notifier: NAME.into(),
+            notifier: self.name.clone(),
             chat: ctx.chat.clone(),
             message_id: id.to_string(),
         }
@@ -214,7 +234,7 @@ impl TelegramNotifier {
     ) -> Result<Option<MessageRef>, NotifyError> {
         let t = &self.templates;
         let group_ref = MessageRef {
-            notifier: NAME.into(),
+            notifier: self.name.clone(),
             chat: ctx.chat.clone(),
             message_id: format!("{GROUP_PREFIX}{group}"),
         };
@@ -258,8 +278,8 @@ enum Live {
 const GROUP_PREFIX: &str = "group:";
 
 /// The live message: the last ref recorded for the event.
-fn live_message(ctx: &DeliveryContext) -> Live {
-    let Some(r) = ctx.earlier.iter().rev().find(|r| r.notifier == NAME) else {
+fn live_message(name: &str, ctx: &DeliveryContext) -> Live {
+    let Some(r) = ctx.earlier.iter().rev().find(|r| r.notifier == name) else {
         return Live::None;
     };
     match r.message_id.strip_prefix(GROUP_PREFIX) {
@@ -271,14 +291,22 @@ fn live_message(ctx: &DeliveryContext) -> Live {
 #[async_trait]
 impl Notifier for TelegramNotifier {
     fn name(&self) -> &str {
-        NAME
+        &self.name
     }
 
-    /// The location's chat when it has one, else `chat_id` from the config.
+    /// The location's chat when it has one, else the first `chat_id` from the config.
     fn chat_for(&self, location_chat: Option<&str>) -> String {
         match location_chat.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => c.to_string(),
-            None => self.default_chat.to_string(),
+            None => self.default_chat().to_string(),
+        }
+    }
+
+    /// The location's chat when it has one, else every `chat_id` from the config.
+    fn chats_for(&self, location_chat: Option<&str>) -> Vec<String> {
+        match location_chat.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => vec![c.to_string()],
+            None => self.default_chats.iter().map(ToString::to_string).collect(),
         }
     }
 
@@ -300,7 +328,7 @@ impl Notifier for TelegramNotifier {
             NotifyError::Permanent(format!("cannot send to the location's chat: {e}"))
         })?;
         let t = &self.templates;
-        let live = live_message(ctx);
+        let live = live_message(&self.name, ctx);
         if let Live::Group(group) = live {
             return self.deliver_after_group(&chat, ctx, alert, group).await;
         }
@@ -366,7 +394,7 @@ impl Notifier for TelegramNotifier {
         })?;
         let mut keep = Vec::with_capacity(alerts.len());
         for (alert, ctx) in alerts {
-            let live = live_message(ctx);
+            let live = live_message(&self.name, ctx);
             if let (AlertKind::Restored, Live::Single(id)) = (alert.kind, live) {
                 self.edit(&chat, id, &self.templates.outage_summary(alert))
                     .await?;
@@ -379,7 +407,7 @@ impl Notifier for TelegramNotifier {
             .await?;
         tracing::info!(%chat, message_id = m.message_id, alerts = alerts.len(), "burst of alerts sent as one message");
         let group = MessageRef {
-            notifier: NAME.into(),
+            notifier: self.name.clone(),
             chat: first.chat.clone(),
             message_id: format!("{GROUP_PREFIX}{}", m.message_id),
         };
@@ -418,7 +446,7 @@ impl Notifier for TelegramNotifier {
             .await
             .map_err(|e| e.to_notify_error(&chat_id))?;
         Ok(MessageRef {
-            notifier: NAME.into(),
+            notifier: self.name.clone(),
             chat: chat.to_string(),
             message_id: m.message_id.to_string(),
         })

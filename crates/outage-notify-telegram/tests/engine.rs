@@ -167,6 +167,7 @@ async fn add(
     store
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: name.into(),
                 timeout: Duration::from_secs(30),
                 chat_id: chat.map(str::to_string),

@@ -263,6 +263,7 @@ fn registered_as_the_plotters_renderer_plugin() {
     let renderer = factory(&PluginContext {
         config: &config,
         table: &table,
+        instance: "plotters",
     })
     .unwrap();
     let png = renderer
@@ -273,7 +274,8 @@ fn registered_as_the_plotters_renderer_plugin() {
     assert!(
         factory(&PluginContext {
             config: &config,
-            table: &serde_json::Value::Null
+            table: &serde_json::Value::Null,
+            instance: "plotters",
         })
         .is_ok()
     );
@@ -281,6 +283,7 @@ fn registered_as_the_plotters_renderer_plugin() {
     let err = factory(&PluginContext {
         config: &config,
         table: &bad,
+        instance: "plotters",
     })
     .unwrap_err();
     assert!(err.to_string().contains("renderer.plotters"), "{err}");

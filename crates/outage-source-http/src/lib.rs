@@ -118,6 +118,7 @@ mod tests {
         let ctx = PluginContext {
             config: &config,
             table: &table,
+            instance: "http",
         };
         let source = factory(&ctx);
         assert_eq!(
@@ -134,6 +135,7 @@ mod tests {
         let ctx = PluginContext {
             config: &config,
             table: &table,
+            instance: "http",
         };
         let err = factory(&ctx)
             .err()

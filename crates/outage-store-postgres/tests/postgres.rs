@@ -28,6 +28,7 @@ fn t(secs: i64) -> DateTime<Utc> {
 
 fn new_location(name: &str) -> NewLocation {
     NewLocation {
+        routes: Vec::new(),
         name: name.into(),
         timeout: Duration::from_secs(30),
         chat_id: None,

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
-use outage_core::domain::{Heartbeat, Location, LocationId, LocationPatch, NewLocation};
+use outage_core::domain::{Heartbeat, Location, LocationId, LocationPatch, NewLocation, Route};
 use outage_core::keys::KeyHash;
 use outage_core::store::{LocationRecord, PruneStats, RuntimeSnapshot, StoreError};
 use outage_core::store_support::{duration_ms, micros, not_found};
@@ -19,7 +19,7 @@ use crate::{
 };
 
 const CREATE_LOCATION_SQL: &str = "INSERT INTO locations (name, key_hash, timeout_ms, chat_id, \
-     enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id";
+     routes, enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $6, TRUE, $5, $5) RETURNING id";
 
 const META_SQL: &str = "SELECT value FROM meta WHERE key = $1";
 
@@ -31,10 +31,17 @@ const UPDATE_LOCATION_SQL: &str = concat!(
     "chat_id = CASE WHEN $6 THEN $7 ELSE chat_id END, ",
     "enabled = CASE WHEN $8 THEN $9 ELSE enabled END, ",
     "paused_until = CASE WHEN $10 THEN $11 ELSE paused_until END, ",
-    "updated_at = $12 ",
+    "updated_at = $12, ",
+    "routes = CASE WHEN $13 THEN $14 ELSE routes END ",
     "WHERE id = $1 ",
-    "RETURNING id, name, timeout_ms, chat_id, enabled, paused_until, created_at, updated_at"
+    "RETURNING id, name, timeout_ms, chat_id, routes, enabled, paused_until, created_at, updated_at"
 );
+
+/// The `locations.routes` column: a JSON array of route strings.
+fn routes_json(routes: &[Route]) -> String {
+    let strings: Vec<String> = routes.iter().map(Route::to_string).collect();
+    serde_json::Value::from(strings).to_string()
+}
 
 const SET_KEY_HASH_SQL: &str = "UPDATE locations SET key_hash = $1 WHERE id = $2";
 
@@ -109,6 +116,7 @@ shared_impl! {
             .bind(timeout_ms)
             .bind(new.chat_id.as_deref())
             .bind(now)
+            .bind(routes_json(&new.routes))
             .fetch_one(s.writer())
             .await
             .map_err(|e| name_conflict(s.err(e), &new.name))?;
@@ -118,6 +126,7 @@ shared_impl! {
             name: new.name.clone(),
             timeout_ms,
             chat_id: new.chat_id.clone(),
+            routes: routes_json(&new.routes),
             enabled: true,
             paused_until: None,
             created_at: now,
@@ -183,6 +192,8 @@ shared_impl! {
             .bind(patch.paused_until.is_some())
             .bind(patch.paused_until.flatten().map(micros))
             .bind(micros(now))
+            .bind(patch.routes.is_some())
+            .bind(patch.routes.as_deref().map(routes_json))
             .fetch_optional(s.writer())
             .await
             .map_err(|e| name_conflict(s.err(e), patch.name.as_deref().unwrap_or_default()))?;

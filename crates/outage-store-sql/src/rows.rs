@@ -17,7 +17,7 @@ use sqlx::FromRow;
 
 use crate::Dialect;
 
-/// A `locations` row's settings (`id, name, timeout_ms, chat_id, enabled, paused_until,
+/// A `locations` row's settings (`id, name, timeout_ms, chat_id, routes, enabled, paused_until,
 /// created_at, updated_at`).
 ///
 /// Fields are the columns of the same names.
@@ -28,6 +28,8 @@ pub struct LocRow<D: Dialect> {
     pub name: String,
     pub timeout_ms: i64,
     pub chat_id: Option<String>,
+    /// JSON array of [`outage_core::Route`] strings.
+    pub routes: String,
     pub enabled: bool,
     pub paused_until: Option<i64>,
     pub created_at: i64,
@@ -48,11 +50,18 @@ impl<D: Dialect> LocRow<D> {
                     self.timeout_ms, self.id
                 ))
             })?;
+        let routes = serde_json::from_str(&self.routes).map_err(|e| {
+            D::corrupt(format!(
+                "locations.routes `{}` of location {}: {e}",
+                self.routes, self.id
+            ))
+        })?;
         Ok(Location {
             id: LocationId(self.id),
             name: self.name,
             timeout,
             chat_id: self.chat_id,
+            routes,
             enabled: self.enabled,
             paused_until: self
                 .paused_until

@@ -9,7 +9,7 @@ use crate::Dialect;
 /// The columns of a location record plus its open event (the newest event without an end).
 macro_rules! record_select {
     () => {
-        "SELECT l.id, l.name, l.key_hash, l.timeout_ms, l.chat_id, l.enabled, l.paused_until, \
+        "SELECT l.id, l.name, l.key_hash, l.timeout_ms, l.chat_id, l.routes, l.enabled, l.paused_until, \
          l.created_at, l.updated_at, l.status, l.last_seen, l.last_boot_id, l.last_uptime_s, \
          l.last_seq, l.last_fw, l.last_rssi, \
          e.id AS ev_id, e.started_at AS ev_started_at, e.detected_at AS ev_detected_at, \

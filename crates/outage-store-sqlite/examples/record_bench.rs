@@ -58,6 +58,7 @@ impl Setup {
             let loc = store
                 .create_location(
                     &NewLocation {
+                        routes: Vec::new(),
                         name: format!("location {i}"),
                         timeout: Duration::from_secs(30),
                         chat_id: None,

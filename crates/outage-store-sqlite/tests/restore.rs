@@ -12,6 +12,7 @@ use outage_store_sqlite::{SqliteConfig, SqliteStore, lock_for_serve, restore};
 
 fn loc(name: &str) -> NewLocation {
     NewLocation {
+        routes: Vec::new(),
         name: name.into(),
         timeout: Duration::from_secs(30),
         chat_id: None,

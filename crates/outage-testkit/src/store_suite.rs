@@ -172,6 +172,7 @@ async fn add(store: &dyn StatusStore, name: &str) -> Location {
         store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: name.into(),
                     timeout: Duration::from_secs(30),
                     chat_id: None,
@@ -372,8 +373,16 @@ fn event_ids(events: &[PowerEvent]) -> Vec<EventId> {
 // ---------------------------------------------------------------------------------------------
 // Locations
 
-/// Two locations are created; they are listed in id order and fetched one by one with their key
-/// hash and an empty runtime state; an unknown id gives `None`.
+/// A route to `notifier`, optionally to one `chat` of it.
+fn route(notifier: &str, chat: Option<&str>) -> outage_core::Route {
+    outage_core::Route {
+        notifier: notifier.into(),
+        chat: chat.map(Into::into),
+    }
+}
+
+/// Two locations are created (one with routes); they are listed in id order and fetched one by
+/// one with their key hash, routes and an empty runtime state; an unknown id gives `None`.
 pub async fn locations_are_created_listed_and_fetched(store: Arc<dyn StatusStore>) {
     let s = &*store;
     assert!(
@@ -383,6 +392,7 @@ pub async fn locations_are_created_listed_and_fetched(store: Arc<dyn StatusStore
     let home = must(
         s.create_location(
             &NewLocation {
+                routes: vec![route("family", None), route("me", Some("42"))],
                 name: "Home".into(),
                 timeout: Duration::from_secs(45),
                 chat_id: Some("-100123".into()),
@@ -396,6 +406,7 @@ pub async fn locations_are_created_listed_and_fetched(store: Arc<dyn StatusStore
     let mum = must(
         s.create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Мамина квартира".into(),
                 timeout: Duration::from_millis(90_500),
                 chat_id: None,
@@ -410,6 +421,7 @@ pub async fn locations_are_created_listed_and_fetched(store: Arc<dyn StatusStore
     assert_eq!(
         home,
         Location {
+            routes: vec![route("family", None), route("me", Some("42"))],
             id: home.id,
             name: "Home".into(),
             timeout: Duration::from_secs(45),
@@ -424,6 +436,7 @@ pub async fn locations_are_created_listed_and_fetched(store: Arc<dyn StatusStore
     assert_eq!(mum.name, "Мамина квартира");
     assert_eq!(mum.timeout, Duration::from_millis(90_500));
     assert_eq!(mum.created_at, at(60));
+    assert!(mum.routes.is_empty());
 
     let list = must(s.list_locations().await, "list_locations");
     assert_eq!(
@@ -457,6 +470,7 @@ pub async fn location_names_are_unique(store: Arc<dyn StatusStore>) {
     let dup = s
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Home".into(),
                 timeout: Duration::from_secs(30),
                 chat_id: None,
@@ -513,6 +527,7 @@ pub async fn a_patch_changes_only_what_it_names(store: Arc<dyn StatusStore>) {
     let created = must(
         s.create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Dacha".into(),
                 timeout: Duration::from_secs(30),
                 chat_id: Some("111".into()),
@@ -589,9 +604,45 @@ pub async fn a_patch_changes_only_what_it_names(store: Arc<dyn StatusStore>) {
         "clear chat and pause",
     );
     assert_eq!(cleared.chat_id, None, "Some(None) clears the chat");
+    assert!(cleared.routes.is_empty(), "no routes until some are set");
     assert_eq!(cleared.paused_until, None, "Some(None) resumes");
     assert!(!cleared.enabled, "enabled is untouched");
     assert_eq!(record(s, created.id).await.location, cleared);
+
+    let routes = vec![
+        route("family", None),
+        route("me", Some("-1001234567890")),
+        route("ntfy-main", Some("@home_power")),
+    ];
+    let routed = must(
+        s.update_location(
+            created.id,
+            &LocationPatch {
+                routes: Some(routes.clone()),
+                ..Default::default()
+            },
+            at(35),
+        )
+        .await,
+        "set routes",
+    );
+    assert_eq!(routed.routes, routes, "routes keep their order and chats");
+    assert_eq!(routed.chat_id, None, "the chat is untouched");
+    assert_eq!(record(s, created.id).await.location, routed);
+    let unrouted = must(
+        s.update_location(
+            created.id,
+            &LocationPatch {
+                routes: Some(Vec::new()),
+                ..Default::default()
+            },
+            at(36),
+        )
+        .await,
+        "clear routes",
+    );
+    assert!(unrouted.routes.is_empty(), "Some(vec![]) clears the routes");
+    assert_eq!(record(s, created.id).await.location, unrouted);
 
     let renamed = must(
         s.update_location(
@@ -647,6 +698,7 @@ pub async fn key_rotation_replaces_the_stored_hash(store: Arc<dyn StatusStore>) 
     let loc = must(
         s.create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Garage".into(),
                 timeout: Duration::from_secs(30),
                 chat_id: None,
@@ -748,6 +800,13 @@ pub async fn locations_version_moves_with_settings_not_with_runtime(store: Arc<d
             "clearing the chat",
             LocationPatch {
                 chat_id: Some(None),
+                ..Default::default()
+            },
+        ),
+        (
+            "setting routes",
+            LocationPatch {
+                routes: Some(vec![route("family", None)]),
                 ..Default::default()
             },
         ),
@@ -3349,6 +3408,7 @@ pub async fn times_keep_millisecond_precision(store: Arc<dyn StatusStore>) {
     let loc = must(
         s.create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Precise".into(),
                 timeout: Duration::from_millis(30_001),
                 chat_id: None,

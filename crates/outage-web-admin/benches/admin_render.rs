@@ -156,6 +156,7 @@ async fn bench_store(name: &'static str, store: Arc<dyn StatusStore>) -> Vec<Lin
     let renderer = outage_render_plotters::factory(&PluginContext {
         config: &Config::default(),
         table: &serde_json::Value::Null,
+        instance: "plotters",
     })
     .expect("renderer");
     let panel = Panel::new(
@@ -349,6 +350,7 @@ async fn populate(store: &dyn StatusStore, tz: chrono_tz::Tz) -> Fixture {
         let loc = store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: format!("loc-{i:04}"),
                     timeout: TIMEOUT,
                     chat_id: (i % 4 == 0).then(|| format!("-100{i:06}")),
@@ -424,6 +426,7 @@ async fn populate(store: &dyn StatusStore, tz: chrono_tz::Tz) -> Fixture {
     let history = store
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "history".into(),
                 timeout: TIMEOUT,
                 chat_id: Some("-100123".into()),

@@ -845,6 +845,7 @@ async fn write(
                 .store
                 .create_location(
                     &NewLocation {
+                        routes: Vec::new(),
                         name: lf.name,
                         timeout: lf.timeout,
                         chat_id: lf.chat_id,
@@ -884,6 +885,7 @@ async fn write(
                 chat_id: Some(lf.chat_id),
                 enabled: Some(f.contains_key("enabled")),
                 paused_until: None,
+                routes: None,
             };
             match inner.store.update_location(id, &patch, now).await {
                 Ok(_) => {}

@@ -78,6 +78,7 @@ impl Harness {
         let renderer = outage_render_plotters::factory(&PluginContext {
             config: &Config::default(),
             table: &serde_json::Value::Null,
+            instance: "plotters",
         })
         .unwrap();
         let panel = Panel::new(dyn_store, engine.clone(), vec![], renderer, settings);
@@ -103,6 +104,7 @@ impl Harness {
             .store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: name.into(),
                     timeout: std::time::Duration::from_secs(30),
                     chat_id: None,

@@ -121,6 +121,7 @@ async fn main() -> Result<()> {
     let location = store
         .create_location(
             &NewLocation {
+                routes: Vec::new(),
                 name: "Workshop".into(),
                 timeout: args.timeout,
                 chat_id: None,

@@ -64,6 +64,7 @@ pub async fn create(db: &Path, n: usize, timeout: Duration) -> Result<Fleet> {
     for i in 0..n {
         let key = device_key(i);
         let new = NewLocation {
+            routes: Vec::new(),
             name: device_name(i),
             timeout,
             chat_id: None,

@@ -595,12 +595,13 @@ impl Engine {
     /// with the id of an opened event.
     async fn commit(&self, st: &mut LocState, mut t: Transition) -> Result<(), StoreError> {
         let alerts: Vec<_> = t.notifications.drain(..).map(|n| n.alert).collect();
+        let targets = crate::notify::targets(&self.inner.notifiers, &st.loc);
         for alert in alerts {
-            for n in &self.inner.notifiers {
+            for (n, chat) in &targets {
                 if n.accepts(alert.kind) {
                     t.notifications.push(NewNotification {
                         notifier: n.name().to_string(),
-                        chat: n.chat_for(st.loc.chat_id.as_deref()),
+                        chat: chat.clone(),
                         alert: alert.clone(),
                     });
                 }

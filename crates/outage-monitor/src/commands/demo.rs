@@ -109,6 +109,7 @@ pub async fn run(timeout: Duration) -> Result<()> {
             .store
             .create_location(
                 &NewLocation {
+                    routes: Vec::new(),
                     name: name.into(),
                     timeout,
                     chat_id: None,

@@ -251,6 +251,7 @@ fn parse(cfg: &Config, text: &str) -> Result<Vec<Row>> {
         rows.push(Row {
             line,
             location: NewLocation {
+                routes: Vec::new(),
                 name,
                 timeout,
                 chat_id,

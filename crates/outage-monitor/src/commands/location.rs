@@ -33,8 +33,17 @@ pub async fn run(cfg: Config, cmd: LocationCommand) -> Result<()> {
             name,
             timeout,
             chat_id,
+            notify,
             json,
-        } => add(&cfg, store, &name, timeout, chat_id.as_deref(), json, now).await,
+        } => {
+            let new = NewLocationArgs {
+                name: &name,
+                timeout,
+                chat_id: chat_id.as_deref(),
+                notify: &notify.notify,
+            };
+            add(&cfg, store, new, json, now).await
+        }
         LocationCommand::Import { csv, dry_run, json } => {
             super::import::run(&cfg, store, &csv, dry_run, json, now).await
         }
@@ -101,19 +110,32 @@ pub async fn run(cfg: Config, cmd: LocationCommand) -> Result<()> {
     }
 }
 
+/// What `location add` was given.
+struct NewLocationArgs<'a> {
+    name: &'a str,
+    timeout: Option<std::time::Duration>,
+    chat_id: Option<&'a str>,
+    notify: &'a [String],
+}
+
 /// `location add`.
 async fn add(
     cfg: &Config,
     store: &dyn StatusStore,
-    name: &str,
-    timeout: Option<std::time::Duration>,
-    chat_id: Option<&str>,
+    new: NewLocationArgs<'_>,
     json: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let NewLocationArgs {
+        name,
+        timeout,
+        chat_id,
+        notify,
+    } = new;
     let name = location_name(name)?;
     let chats = ChatCheck::new(cfg);
     let chat_id = chat_id.map(|c| chats.check(c)).transpose()?;
+    let routes = chats.routes(notify)?.unwrap_or_default();
     let timeout = timeout.unwrap_or(cfg.monitor.default_timeout);
     if timeout < std::time::Duration::from_secs(1) {
         bail!("--timeout must be at least 1s");
@@ -125,6 +147,7 @@ async fn add(
                 name,
                 timeout,
                 chat_id,
+                routes,
             },
             KeyHash::of(key.expose()),
             now,
@@ -138,6 +161,7 @@ async fn add(
             "api_key": key.expose(),
             "timeout_s": loc.timeout.as_secs(),
             "chat_id": loc.chat_id,
+            "routes": loc.routes.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "heartbeat_url": url,
         }));
     } else {
@@ -223,11 +247,12 @@ async fn edit(
             None
         },
         paused_until: None,
+        routes: chats.routes(&a.notify.notify)?,
     };
     if patch == LocationPatch::default() {
         bail!(
-            "nothing to change: give --name, --timeout, --chat-id, --no-chat-id, --enable \
-             or --disable"
+            "nothing to change: give --name, --timeout, --chat-id, --no-chat-id, --notify, \
+             --enable or --disable"
         );
     }
     let l = store.update_location(r.location.id, &patch, now).await?;

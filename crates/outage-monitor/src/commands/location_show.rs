@@ -95,6 +95,15 @@ pub async fn show(
         "  chat:       {}",
         l.chat_id.as_deref().unwrap_or("(notifier default)")
     );
+    let routes: Vec<String> = l.routes.iter().map(ToString::to_string).collect();
+    println!(
+        "  alerts to:  {}",
+        if routes.is_empty() {
+            "every configured notifier".to_string()
+        } else {
+            routes.join(", ")
+        }
+    );
     println!("  enabled:    {}", l.enabled);
     if let Some(u) = l.paused_until {
         println!("  paused until {}", rfc3339(u));

@@ -65,6 +65,7 @@ pub fn client() -> reqwest::Client {
 /// `at`; returns home's id.
 pub async fn seed_home_and_cabin(store: &MemoryStore, at: DateTime<Utc>) -> LocationId {
     let new = |name: &str| NewLocation {
+        routes: Vec::new(),
         name: name.into(),
         timeout: Duration::from_secs(30),
         chat_id: None,
