@@ -1,7 +1,9 @@
 //! `outage-notify-telegram`: the Telegram notifier plugin of outage-monitor.
 //!
-//! Enabled by a `[notifiers.telegram]` table (see [`EXAMPLE_CONFIG`] and [`config`]). For each
-//! outage it keeps **one live message** in the chat: the outage alert, edited while the outage
+//! Enabled by a `[notifiers.telegram]` table, or any `[notifiers.<instance>]` with
+//! `kind = "telegram"` (several bots, languages or styles side by side; see [`EXAMPLE_CONFIG`]
+//! and [`config`]). `chat_id` is one chat or a list; each chat is a target of its own. For each
+//! outage it keeps **one live message** in each chat: the outage alert, edited while the outage
 //! lasts and turned into a final summary when it ends, plus the restore message as a reply to it
 //! (so phones notify). A network-only outage edits the alert instead of sending anything new.
 //! Texts are English or Ukrainian ([`messages`]), in Telegram's HTML parse mode with user
@@ -37,10 +39,10 @@ pub use messages::Templates;
 pub use notifier::{NAME, TelegramNotifier};
 
 /// The example shown by `outage-monitor config example` and `plugins list`.
-pub const EXAMPLE_CONFIG: &str = r#"[notifiers.telegram]
+pub const EXAMPLE_CONFIG: &str = r#"[notifiers.telegram]          # one instance; [notifiers.family] + kind = "telegram" makes another
 bot_token = "123456789:AAE-replace-with-the-token-from-BotFather"
 # bot_token_file = "/run/credentials/outage-monitor/telegram-token"   # instead of bot_token
-chat_id = -1001234567890            # a user id, a group id, or "@publicchannel"
+chat_id = -1001234567890            # a user id, a group id, or "@publicchannel"; or a list [-100…, 42]
 # api_base = "https://api.telegram.org"
 # language = "uk"                   # "en" or "uk"; default: monitor.language
 # style = "compact"                 # or "detailed" (adds exact times)
