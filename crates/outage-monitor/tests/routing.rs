@@ -243,6 +243,15 @@ fn bad_routes_are_refused_with_the_key_the_value_and_what_is_accepted() {
         }
         s.cli(&args)
     };
+    let check = s.cli(&["--config", &cfg, "check-config"]);
+    assert_eq!(check.code, Some(0), "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("notifiers:  family (telegram: -1001, -1002), me (telegram: 42)"),
+        "check-config lists each instance with its kind and chats: {}",
+        check.stdout
+    );
     let out = add(&["pigeon"]);
     assert_ne!(out.code, Some(0));
     assert!(

@@ -73,7 +73,23 @@ pub async fn check_config(cfg: Config, online: bool) -> Result<()> {
             outage_core::render::Language::Uk => "uk",
         }
     );
-    let names: Vec<_> = notifiers.iter().map(|n| n.name().to_string()).collect();
+    // Each instance with its kind and default chats: `family (telegram: -100…, -100…)`.
+    let names: Vec<_> = notifiers
+        .iter()
+        .map(|n| {
+            let kind = cfg
+                .notifiers
+                .get(n.name())
+                .and_then(|t| registry::notifier_kind(n.name(), t).ok())
+                .map_or_else(|| n.name().to_string(), |(kind, _)| kind);
+            let chats = n.chats_for(None);
+            if chats.iter().all(|c| c == "default") {
+                format!("{} ({kind})", n.name())
+            } else {
+                format!("{} ({kind}: {})", n.name(), chats.join(", "))
+            }
+        })
+        .collect();
     println!(
         "  notifiers:  {}",
         if names.is_empty() {
