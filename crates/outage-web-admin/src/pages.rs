@@ -101,6 +101,7 @@ pub struct DetailPage {
     pub row: Row,
     pub timeout: String,
     pub chat_id: String,
+    pub routes: String,
     pub paused_until: String,
     pub week: String,
     pub week_label: String,

@@ -551,6 +551,15 @@ async fn read(
                 t,
                 timeout: humantime::format_duration(loc.timeout).to_string(),
                 chat_id: loc.chat_id.clone().unwrap_or_else(|| t.nothing.into()),
+                routes: if loc.routes.is_empty() {
+                    t.every_notifier.into()
+                } else {
+                    loc.routes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
                 paused_until: loc
                     .paused_until
                     .filter(|u| *u > now)

@@ -521,6 +521,25 @@ async fn an_admin_creates_edits_pauses_resumes_and_deletes_a_location() {
         .authenticate(key)
         .expect("the shown key works at once");
     let path = format!("/admin/locations/{id}");
+    let page = h.get(&mut jar, &path).await;
+    assert!(
+        page.body
+            .contains("id=\"routes-value\">every configured notifier<"),
+        "{}",
+        page.body
+    );
+    let routes: Vec<outage_core::Route> = vec!["family".parse().unwrap(), "me:42".parse().unwrap()];
+    h.store
+        .update_location(
+            id,
+            &outage_core::LocationPatch {
+                routes: Some(routes.clone()),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
 
     let a = h
         .post(
@@ -545,8 +564,17 @@ async fn an_admin_creates_edits_pauses_resumes_and_deletes_a_location() {
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains("id=\"routes-value\">family, me:42<"),
+        "{}",
+        page.body
+    );
     let rec = h.store.get_location(id).await.unwrap().unwrap();
     assert_eq!(rec.location.timeout, std::time::Duration::from_secs(60));
+    assert_eq!(
+        rec.location.routes, routes,
+        "the edit form keeps the routes"
+    );
 
     let until = (Utc::now() + chrono::TimeDelta::days(1))
         .with_timezone(&chrono_tz::Europe::Kyiv)
