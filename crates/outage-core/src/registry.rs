@@ -206,8 +206,7 @@ pub async fn open_store(opts: StoreOptions) -> Result<Arc<dyn StatusStore>, Plug
 pub fn build_notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, PluginError> {
     let mut out = Vec::new();
     for (instance, table) in &config.notifiers {
-        let (kind, table) = notifier_kind(instance, table)?;
-        let d = find(PluginKind::Notifier, &kind)?;
+        let (d, table) = notifier_kind(instance, table)?;
         let ctx = PluginContext {
             config,
             table: &table,
@@ -217,7 +216,8 @@ pub fn build_notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, Plugin
             Factory::Notifier(f) => out.push(f(&ctx)?),
             _ => {
                 return Err(PluginError::Other(format!(
-                    "plugin {kind} is not a notifier"
+                    "plugin {} is not a notifier",
+                    d.name
                 )));
             }
         }
@@ -234,11 +234,12 @@ pub fn valid_instance_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// The plugin kind of a `[notifiers.<instance>]` table and the table without its `kind` key.
+/// The notifier plugin a `[notifiers.<instance>]` table names (its `kind`, or the instance name)
+/// and the table without its `kind` key.
 pub fn notifier_kind(
     instance: &str,
     table: &serde_json::Value,
-) -> Result<(String, serde_json::Value), PluginError> {
+) -> Result<(&'static PluginDescriptor, serde_json::Value), PluginError> {
     let section = format!("notifiers.{instance}");
     if !valid_instance_name(instance) {
         return Err(PluginError::Config {
@@ -259,13 +260,14 @@ pub fn notifier_kind(
             });
         }
     };
-    if let Err(PluginError::Unknown { available, .. }) = find(PluginKind::Notifier, &kind) {
-        return Err(PluginError::Config {
+    match find(PluginKind::Notifier, &kind) {
+        Ok(d) => Ok((d, table)),
+        Err(PluginError::Unknown { available, .. }) => Err(PluginError::Config {
             section,
             reason: format!("no notifier kind `{kind}`; set `kind` to one of: {available}"),
-        });
+        }),
+        Err(e) => Err(e),
     }
-    Ok((kind, table))
 }
 
 /// The renderer used when the config names none (no `[renderer.<name>]` table).

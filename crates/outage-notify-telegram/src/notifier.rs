@@ -129,13 +129,18 @@ impl TelegramNotifier {
     /// Calls `getMe` (for `check-config --online`): `Ok("@name (First name)")`, or the exact
     /// problem — a rejected token, an unreachable server, a timeout.
     pub async fn check_online(&self) -> Result<String, NotifyError> {
-        let offline = |e: ApiError| match e {
+        // An unreachable server names `api_base`; anything else is read for `chat`.
+        let failed = |e: ApiError, chat: &ChatId| match e {
             e @ (ApiError::Timeout { .. } | ApiError::Network { .. }) => {
                 NotifyError::Transient(format!("{e} (api_base = {})", self.api.base()))
             }
-            e => e.to_notify_error(self.default_chat()),
+            e => e.to_notify_error(chat),
         };
-        let u = self.api.get_me().await.map_err(offline)?;
+        let u = self
+            .api
+            .get_me()
+            .await
+            .map_err(|e| failed(e, self.default_chat()))?;
         let bot = match u.username {
             Some(name) => format!("@{name} ({})", u.first_name),
             None => u.first_name,
@@ -143,10 +148,7 @@ impl TelegramNotifier {
         // The token works; can the bot reach the chats alerts go to?
         let mut chats = Vec::with_capacity(self.default_chats.len());
         for c in &self.default_chats {
-            let chat = self.api.get_chat(c).await.map_err(|e| match e {
-                e @ (ApiError::Timeout { .. } | ApiError::Network { .. }) => offline(e),
-                e => e.to_notify_error(c),
-            })?;
+            let chat = self.api.get_chat(c).await.map_err(|e| failed(e, c))?;
             chats.push(chat.describe());
         }
         Ok(format!("{bot}, posting to {}", chats.join(", ")))

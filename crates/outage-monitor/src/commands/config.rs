@@ -81,7 +81,7 @@ pub async fn check_config(cfg: Config, online: bool) -> Result<()> {
                 .notifiers
                 .get(n.name())
                 .and_then(|t| registry::notifier_kind(n.name(), t).ok())
-                .map_or_else(|| n.name().to_string(), |(kind, _)| kind);
+                .map_or(n.name(), |(d, _)| d.name);
             let chats = n.chats_for(None);
             if chats.iter().all(|c| c == "default") {
                 format!("{} ({kind})", n.name())
