@@ -90,6 +90,23 @@ pub enum NotifyError {
     MessageGone(String),
 }
 
+impl NotifyError {
+    /// What an HTTP answer other than 2xx usually means for a delivery: 429 is
+    /// [`NotifyError::RateLimited`] (after `retry_after`, else 30 s), 408, 425 and 5xx are
+    /// [`NotifyError::Transient`], every other status is [`NotifyError::Permanent`] (the request
+    /// itself is wrong: a bad URL, token or body). `detail` says who answered what, and is
+    /// kept in the error.
+    pub fn from_http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> Self {
+        match status {
+            429 => NotifyError::RateLimited {
+                retry_after: retry_after.unwrap_or(Duration::from_secs(30)),
+            },
+            408 | 425 | 500..=599 => NotifyError::Transient(detail.to_string()),
+            _ => NotifyError::Permanent(detail.to_string()),
+        }
+    }
+}
+
 /// A weekly diagram rendered for posting to a chat.
 #[derive(Clone, PartialEq)]
 pub struct DiagramImage {
@@ -377,6 +394,82 @@ pub fn human_duration(d: chrono::TimeDelta) -> String {
     text::human_duration(d, Language::En)
 }
 
+/// An alert as plain text without markup: a short title and one sentence, for notifiers that
+/// show both (ntfy) or carry a readable line beside data (the webhook's `text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainText {
+    /// "Home: power is off" / "Home: світла немає".
+    pub title: String,
+    /// "power is off since 14:02" / "світла немає з 14:02".
+    pub body: String,
+}
+
+/// Renders `alert` as [`PlainText`] in `lang`, times in `tz` (`14:02`, with the date `07.12`
+/// in front when it is another day than the alert's).
+pub fn plain_text(alert: &Alert, lang: Language, tz: chrono_tz::Tz) -> PlainText {
+    use chrono::Timelike;
+    let uk = lang == Language::Uk;
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz);
+    let time = |t: DateTime<Utc>| {
+        let l = local(t);
+        if l.date_naive() == local(alert.at).date_naive() {
+            l.format("%H:%M").to_string()
+        } else {
+            l.format("%d.%m %H:%M").to_string()
+        }
+    };
+    let hour = |t: DateTime<Utc>| local(t).hour();
+    let dur = |d: chrono::TimeDelta| text::human_duration(d, lang);
+    let end = alert.ended_at.unwrap_or(alert.at);
+    let body = match (alert.kind, uk) {
+        (AlertKind::Outage, _) => match (alert.started_at, uk) {
+            (Some(s), false) => en::power_off_since(&time(s)),
+            (Some(s), true) => text::uk::power_off_since(&time(s), hour(s)),
+            (None, false) => en::POWER_OFF_START_UNKNOWN.into(),
+            (None, true) => text::uk::POWER_OFF_START_UNKNOWN.into(),
+        },
+        (AlertKind::OutageUpdate, _) => {
+            let d = alert.duration(alert.at).map(dur).unwrap_or_default();
+            match uk {
+                false => en::without_power(&d),
+                true => text::uk::without_power(&d),
+            }
+        }
+        (AlertKind::Restored, _) => match (alert.started_at, uk) {
+            (Some(s), false) => en::power_back(&time(end), &dur(end - s)),
+            (Some(s), true) => text::uk::power_back(&time(end), hour(end), &dur(end - s)),
+            (None, false) => en::power_back_start_unknown(&time(end)),
+            (None, true) => text::uk::power_back_start_unknown(&time(end), hour(end)),
+        },
+        (AlertKind::NetworkRestored, _) => match (alert.started_at.or(alert.detected_at), uk) {
+            (Some(s), false) => en::network_only_for(&dur(end - s)),
+            (Some(s), true) => text::uk::network_only_for(&dur(end - s)),
+            (None, false) => en::NETWORK_ONLY.into(),
+            (None, true) => text::uk::NETWORK_ONLY.into(),
+        },
+        (AlertKind::Paused, false) => en::PAUSED.into(),
+        (AlertKind::Paused, true) => text::uk::PAUSED.into(),
+        (AlertKind::Test, false) => en::test_message("outage-monitor"),
+        (AlertKind::Test, true) => text::uk::test_message("outage-monitor"),
+    };
+    let what = match (alert.kind, uk) {
+        (AlertKind::Outage | AlertKind::OutageUpdate, false) => "power is off",
+        (AlertKind::Outage | AlertKind::OutageUpdate, true) => "світла немає",
+        (AlertKind::Restored, false) => "power is back",
+        (AlertKind::Restored, true) => "світло повернулося",
+        (AlertKind::NetworkRestored, false) => "only the network was down",
+        (AlertKind::NetworkRestored, true) => "не було лише зв’язку",
+        (AlertKind::Paused, false) => "monitoring paused",
+        (AlertKind::Paused, true) => "моніторинг призупинено",
+        (AlertKind::Test, false) => "test alert",
+        (AlertKind::Test, true) => "тестове сповіщення",
+    };
+    PlainText {
+        title: format!("{}: {what}", alert.location_name),
+        body,
+    }
+}
+
 /// Writes alerts as readable lines to standard output (and the log). Useful before a real
 /// notifier is configured, and in the `demo`.
 #[derive(Debug, Clone)]
@@ -574,6 +667,46 @@ mod tests {
             cause: Cause::Power,
             at: at(16, 16),
         }
+    }
+
+    #[test]
+    fn http_statuses_map_to_retry_policies() {
+        let e = |s| NotifyError::from_http_status(s, None, "x");
+        assert_eq!(
+            e(429),
+            NotifyError::RateLimited {
+                retry_after: Duration::from_secs(30)
+            }
+        );
+        assert_eq!(
+            NotifyError::from_http_status(429, Some(Duration::from_secs(3)), "x"),
+            NotifyError::RateLimited {
+                retry_after: Duration::from_secs(3)
+            }
+        );
+        for s in [408, 425, 500, 502, 503, 599] {
+            assert_eq!(e(s), NotifyError::Transient("x".into()), "{s}");
+        }
+        for s in [400, 401, 403, 404, 410, 413] {
+            assert_eq!(e(s), NotifyError::Permanent("x".into()), "{s}");
+        }
+    }
+
+    #[test]
+    fn plain_text_in_both_languages() {
+        let tz = chrono_tz::Europe::Kyiv;
+        let mut a = alert(AlertKind::Restored, true);
+        a.ended_at = a.started_at.map(|s| s + chrono::TimeDelta::minutes(134));
+        a.at = a.ended_at.unwrap_or(a.at);
+        let en = plain_text(&a, Language::En, tz);
+        assert_eq!(en.title, format!("{}: power is back", a.location_name));
+        assert!(en.body.starts_with("power is back at "), "{}", en.body);
+        assert!(en.body.ends_with("it was off 2 h 14 min"), "{}", en.body);
+        let uk = plain_text(&a, Language::Uk, tz);
+        assert!(uk.title.ends_with("світло повернулося"), "{}", uk.title);
+        assert!(uk.body.ends_with("його не було 2 год 14 хв"), "{}", uk.body);
+        let out = plain_text(&alert(AlertKind::Outage, false), Language::Uk, tz);
+        assert_eq!(out.body, text::uk::POWER_OFF_START_UNKNOWN);
     }
 
     #[test]

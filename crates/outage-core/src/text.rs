@@ -1,5 +1,5 @@
-//! Words shared by every notifier: durations the way people say them, and the English alert
-//! sentences that the console and Telegram both write.
+//! Words shared by every notifier: durations the way people say them, and the alert sentences
+//! in English ([`en`]) and Ukrainian ([`uk`]) that the console, Telegram, webhook and ntfy write.
 //!
 //! Notifiers add their own frame around these sentences (emoji, the location name, markup) and
 //! their own time formats; what a sentence *says* lives here once, so two notifiers cannot drift
@@ -82,6 +82,69 @@ pub mod en {
     /// "test message: Telegram alerts work", for the notifier named `channel`.
     pub fn test_message(channel: &str) -> String {
         format!("test message: {channel} alerts work")
+    }
+}
+
+/// Ukrainian alert sentences, the twins of [`en`]. Ukrainian prepositions change with the hour
+/// that follows them ("з 14:02" but "із 7:00", "о 16:16" but "об 11:05"): [`uk::from`] and
+/// [`uk::at`] pick them.
+pub mod uk {
+    /// "з" or, before the sibilants of сьомої, четвертої, шостої, чотирнадцятої, "із".
+    pub fn from(hour: u32) -> &'static str {
+        match hour {
+            4 | 6 | 7 | 14 => "із",
+            _ => "з",
+        }
+    }
+
+    /// "о" or, before одинадцятій, "об".
+    pub fn at(hour: u32) -> &'static str {
+        if hour == 11 { "об" } else { "о" }
+    }
+
+    /// "світла немає з 14:02"; `hour` is the local hour of `since`.
+    pub fn power_off_since(since: &str, hour: u32) -> String {
+        format!("світла немає {} {since}", from(hour))
+    }
+
+    /// The outage started while the monitor itself was offline, so its start is unknown.
+    pub const POWER_OFF_START_UNKNOWN: &str = "світла немає; воно зникло, поки монітор не працював";
+
+    /// "2 год 13 хв без світла".
+    pub fn without_power(duration: &str) -> String {
+        format!("{duration} без світла")
+    }
+
+    /// "світло повернулося о 16:16 — його не було 2 год 14 хв"; `hour` is the local hour of `at`.
+    pub fn power_back(at_time: &str, hour: u32, off_for: &str) -> String {
+        format!(
+            "світло повернулося {} {at_time} — його не було {off_for}",
+            at(hour)
+        )
+    }
+
+    /// Power is back after an outage that started while the monitor was offline.
+    pub fn power_back_start_unknown(at_time: &str, hour: u32) -> String {
+        format!(
+            "світло повернулося {} {at_time}; воно зникло, поки монітор не працював, тож скільки його не було — невідомо",
+            at(hour)
+        )
+    }
+
+    /// "світло не зникало; не було лише зв’язку, 12 хв".
+    pub fn network_only_for(duration: &str) -> String {
+        format!("{NETWORK_ONLY}, {duration}")
+    }
+
+    /// Heartbeats resumed from the same boot: no power cut, only the network was down.
+    pub const NETWORK_ONLY: &str = "світло не зникало; не було лише зв’язку";
+
+    /// A maintenance pause began.
+    pub const PAUSED: &str = "моніторинг призупинено; сповіщень не буде, доки його не відновлять";
+
+    /// "тестове повідомлення: сповіщення в Telegram працюють".
+    pub fn test_message(channel: &str) -> String {
+        format!("тестове повідомлення: сповіщення в {channel} працюють")
     }
 }
 

@@ -6,7 +6,9 @@
 //! one-`serve`-per-database locks, password hashing) are wrapped here so the rest of the binary
 //! stays plugin-agnostic.
 
+use outage_notify_ntfy as _;
 use outage_notify_telegram as _;
+use outage_notify_webhook as _;
 use outage_render_plotters as _;
 use outage_source_http as _;
 use outage_store_postgres as _;
@@ -200,7 +202,9 @@ pub async fn admin_panel(
 #[cfg(test)]
 pub const EXPECTED: &[(&str, &str)] = &[
     ("notifier", "console"),
+    ("notifier", "ntfy"),
     ("notifier", "telegram"),
+    ("notifier", "webhook"),
     ("panel", "admin"),
     ("renderer", "plotters"),
     ("source", "http"),

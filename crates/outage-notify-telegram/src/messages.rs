@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use outage_core::notify::{Alert, DiagramImage};
 use outage_core::render::Language;
-use outage_core::text::en;
+use outage_core::text::{en, uk};
 
 use crate::config::Style;
 
@@ -86,20 +86,14 @@ impl Templates {
         t.with_timezone(&self.tz).format("%H:%M:%S").to_string()
     }
 
-    /// Ukrainian "о 16:16", but "об 11:05" (об одинадцятій).
-    fn uk_at(&self, t: DateTime<Utc>, reference: DateTime<Utc>) -> String {
-        let hour = t.with_timezone(&self.tz).hour();
-        let prep = if hour == 11 { "об" } else { "о" };
-        format!("{prep} {}", self.time(t, reference))
-    }
-
     /// Ukrainian "з 14:02", but "із 7:00" before the sibilants of сьомої, четвертої, шостої,
     /// чотирнадцятої.
     fn uk_from(&self, t: DateTime<Utc>) -> &'static str {
-        match t.with_timezone(&self.tz).hour() {
-            4 | 6 | 7 | 14 => "із",
-            _ => "з",
-        }
+        uk::from(self.hour(t))
+    }
+
+    fn hour(&self, t: DateTime<Utc>) -> u32 {
+        t.with_timezone(&self.tz).hour()
     }
 
     fn uk_since(&self, t: DateTime<Utc>, reference: DateTime<Utc>) -> String {
@@ -119,11 +113,12 @@ impl Templates {
         let n = Self::name(a);
         match (a.started_at, self.uk()) {
             (Some(s), false) => format!("🔴 {n} — {}", en::power_off_since(&self.time(s, a.at))),
-            (Some(s), true) => format!("🔴 {n} — світла немає {}", self.uk_since(s, a.at)),
+            (Some(s), true) => format!(
+                "🔴 {n} — {}",
+                uk::power_off_since(&self.time(s, a.at), self.hour(s))
+            ),
             (None, false) => format!("🔴 {n} — {}", en::POWER_OFF_START_UNKNOWN),
-            (None, true) => {
-                format!("🔴 {n} — світла немає; воно зникло, поки монітор не працював")
-            }
+            (None, true) => format!("🔴 {n} — {}", uk::POWER_OFF_START_UNKNOWN),
         }
     }
 
@@ -217,17 +212,16 @@ impl Templates {
                 en::power_back(&self.time(end, a.at), &self.dur(end - s))
             ),
             (Some(s), true) => format!(
-                "🟢 {n}: світло повернулося {} — його не було {}",
-                self.uk_at(end, a.at),
-                self.dur(end - s)
+                "🟢 {n}: {}",
+                uk::power_back(&self.time(end, a.at), self.hour(end), &self.dur(end - s))
             ),
             (None, false) => format!(
                 "🟢 {n}: {}",
                 en::power_back_start_unknown(&self.time(end, a.at))
             ),
             (None, true) => format!(
-                "🟢 {n}: світло повернулося {}; воно зникло, поки монітор не працював, тож скільки його не було — невідомо",
-                self.uk_at(end, a.at)
+                "🟢 {n}: {}",
+                uk::power_back_start_unknown(&self.time(end, a.at), self.hour(end))
             ),
         };
         match (self.style, a.started_at) {
@@ -258,10 +252,10 @@ impl Templates {
                 format!("🟡 {n} — {} ({s}–{e})", en::network_only_for(&d))
             }
             (Some((d, s, e)), true) => {
-                format!("🟡 {n} — світло не зникало; не було лише зв’язку, {d} ({s}–{e})")
+                format!("🟡 {n} — {} ({s}–{e})", uk::network_only_for(&d))
             }
             (None, false) => format!("🟡 {n} — {}", en::NETWORK_ONLY),
-            (None, true) => format!("🟡 {n} — світло не зникало; не було лише зв’язку"),
+            (None, true) => format!("🟡 {n} — {}", uk::NETWORK_ONLY),
         }
     }
 
@@ -270,9 +264,7 @@ impl Templates {
         let n = Self::name(a);
         match self.uk() {
             false => format!("⏸ {n} — {}", en::PAUSED),
-            true => format!(
-                "⏸ {n} — моніторинг призупинено; сповіщень не буде, доки його не відновлять"
-            ),
+            true => format!("⏸ {n} — {}", uk::PAUSED),
         }
     }
 
@@ -281,7 +273,7 @@ impl Templates {
         let n = Self::name(a);
         match self.uk() {
             false => format!("✅ {n} — {}", en::test_message("Telegram")),
-            true => format!("✅ {n} — тестове повідомлення: сповіщення в Telegram працюють"),
+            true => format!("✅ {n} — {}", uk::test_message("Telegram")),
         }
     }
 

@@ -3,11 +3,14 @@
 //! - [`store_suite`](mod@store_suite): the behaviour suite every `StatusStore` must pass.
 //! - [`notifier`]: notifiers that record or fail on demand.
 //! - [`telegram`]: a fake Telegram Bot API server that validates requests against the spec.
+//! - [`receiver`]: a local HTTP endpoint that records requests and answers as scripted (webhooks,
+//!   ntfy).
 //!
 //! Test-only code: it may depend on anything a test needs, but production crates must never
 //! depend on it (only as a dev-dependency).
 
 pub mod notifier;
+pub mod receiver;
 pub mod store_suite;
 pub mod telegram;
 
