@@ -35,6 +35,8 @@ METHODS = [
     "sendPhoto",
     "editMessageMedia",
     "deleteMessage",
+    "getUpdates",
+    "setMyCommands",
 ]
 
 # Types the fake server builds its answers from (validated shallowly: field names and
@@ -46,6 +48,7 @@ ANSWER_TYPES = [
     "ChatFullInfo",
     "PhotoSize",
     "ResponseParameters",
+    "Update",
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -107,6 +107,31 @@ pub async fn render_blocking(
         .map_err(DrawError::from)
 }
 
+/// Draws the PNG diagram of `location`'s `week` as of `now`, with the week's totals for the
+/// caption; `(tz, language)` are the days' time zone and the texts' language.
+pub async fn draw_week(
+    store: &dyn StatusStore,
+    renderer: Arc<dyn DiagramRenderer>,
+    location: &Location,
+    week: IsoWeek,
+    (tz, language): (Tz, Language),
+    now: DateTime<Utc>,
+) -> Result<DiagramImage, DrawError> {
+    let diagram = load_week(store, location, week, tz, language, now).await?;
+    let totals = Timeline::new(&diagram.intervals, now).availability(&Period::week(tz, week));
+    let png = render_blocking(renderer, diagram, ImageFormat::Png).await?;
+    Ok(DiagramImage {
+        location_id: location.id,
+        location_name: location.name.clone(),
+        week,
+        days: (week.monday(), week.sunday()),
+        down: totals.down,
+        outages: totals.outages,
+        drawn_at: now,
+        png,
+    })
+}
+
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -365,21 +390,15 @@ impl DiagramScheduler {
         if let Some(img) = cache.get(&(loc.id, week)) {
             return Ok(img.clone());
         }
-        let now = self.clock.now();
-        let diagram = load_week(&*self.store, loc, week, self.tz, self.language, now).await?;
-        let totals =
-            Timeline::new(&diagram.intervals, now).availability(&Period::week(self.tz, week));
-        let png = render_blocking(self.renderer.clone(), diagram, ImageFormat::Png).await?;
-        let img = DiagramImage {
-            location_id: loc.id,
-            location_name: loc.name.clone(),
+        let img = draw_week(
+            &*self.store,
+            self.renderer.clone(),
+            loc,
             week,
-            days: (week.monday(), week.sunday()),
-            down: totals.down,
-            outages: totals.outages,
-            drawn_at: now,
-            png,
-        };
+            (self.tz, self.language),
+            self.clock.now(),
+        )
+        .await?;
         cache.insert((loc.id, week), img.clone());
         Ok(img)
     }

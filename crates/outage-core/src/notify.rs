@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::availability::Availability;
 use crate::availability::IsoWeek;
-use crate::domain::{Cause, EventId, Location, LocationId, MessageRef};
+use crate::domain::{Cause, EventId, Location, LocationId, MessageRef, PowerEvent, Status};
 use crate::render::Language;
 use crate::text::{self, en};
 
@@ -148,6 +149,52 @@ pub struct DeliveryContext {
     pub chat: String,
     /// Messages already sent about the same event by this notifier, oldest first.
     pub earlier: Vec<MessageRef>,
+}
+
+/// A location as a chat bot reports it: its settings and its live state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationState {
+    /// The location.
+    pub location: Location,
+    /// Live status.
+    pub status: Status,
+    /// The last heartbeat (for a location that is down: about when the power went).
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// Why a question to the monitor could not be answered (the store or the renderer failed);
+/// the text is for the log and, shortened, for the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(pub String);
+
+/// What a notifier that answers commands (a chat bot, see [`Notifier::answer_commands`]) may
+/// ask the running monitor. Read-only. Implemented over the engine and the store by
+/// [`crate::engine::query::EngineQuery`].
+#[async_trait]
+pub trait MonitorQuery: Send + Sync {
+    /// The monitor's clock.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// `monitor.timezone`: the time zone of days and of the times shown.
+    fn timezone(&self) -> chrono_tz::Tz;
+
+    /// The locations whose alerts go to `chat` of notifier instance `instance` (by
+    /// [`targets`]), with their live state, in id order.
+    fn locations_for(&self, instance: &str, chat: &str) -> Vec<LocationState>;
+
+    /// Availability of a location on today's local day, up to now.
+    async fn today(&self, id: LocationId) -> Result<Availability, QueryError>;
+
+    /// The last `n` outages of a location, newest first.
+    async fn last_outages(&self, id: LocationId, n: u32) -> Result<Vec<PowerEvent>, QueryError>;
+
+    /// The diagram of a location's current week, drawn now, with texts in `language`.
+    async fn week_diagram(
+        &self,
+        location: &Location,
+        language: Language,
+    ) -> Result<DiagramImage, QueryError>;
 }
 
 /// Something that tells people about alerts: Telegram, a webhook, the console.
@@ -299,6 +346,23 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
             "the {} notifier does not post diagrams",
             self.name()
         )))
+    }
+
+    /// Whether this instance answers commands from its chats ([`Notifier::answer_commands`]),
+    /// e.g. a Telegram bot with `commands = true`. Default: no.
+    fn answers_commands(&self) -> bool {
+        false
+    }
+
+    /// Answers commands from the chats this instance serves (a chat bot's `/status`) until
+    /// `shutdown`, asking `query` for what it reports. `serve` runs it once, on the instance
+    /// that detects and delivers, when [`Notifier::answers_commands`] says so. Errors are the
+    /// notifier's to log and retry; the default returns at once.
+    async fn answer_commands(
+        &self,
+        _query: Arc<dyn MonitorQuery>,
+        _shutdown: tokio_util::sync::CancellationToken,
+    ) {
     }
 
     /// Replaces the picture of a diagram message posted earlier. [`NotifyError::MessageGone`]

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use outage_core::clock::{SharedClock, SystemClock};
 use outage_core::config::{Config, redact_url};
 use outage_core::diagrams::DiagramScheduler;
+use outage_core::engine::query::EngineQuery;
 use outage_core::engine::{Engine, EngineConfig, EngineTasks};
 use outage_core::metrics::Metrics;
 use outage_core::notify::{ConsoleNotifier, Notifier};
@@ -43,6 +44,7 @@ pub struct Monitor {
     retention: JoinHandle<()>,
     diagrams: Option<JoinHandle<()>>,
     panel: Option<JoinHandle<()>>,
+    bots: Vec<JoinHandle<()>>,
     _serve_lock: Option<ServeGuard>,
     shutdown: CancellationToken,
 }
@@ -68,6 +70,11 @@ impl Monitor {
         let names: Vec<String> = notifiers.iter().map(|n| n.name().to_string()).collect();
         let diagram_notifiers = notifiers.clone();
         let panel_notifiers = notifiers.clone();
+        let bot_notifiers: Vec<_> = notifiers
+            .iter()
+            .filter(|n| n.answers_commands())
+            .cloned()
+            .collect();
         let (engine, tasks) = Engine::start(
             store.clone(),
             notifiers,
@@ -126,6 +133,25 @@ impl Monitor {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
+        // Chat bots answer from this process, which detects and delivers for the database.
+        let bots = if bot_notifiers.is_empty() {
+            Vec::new()
+        } else {
+            let query: Arc<dyn outage_core::notify::MonitorQuery> = Arc::new(EngineQuery::new(
+                engine.clone(),
+                store.clone(),
+                renderer.clone(),
+                clock.clone(),
+                cfg.monitor.timezone,
+            ));
+            bot_notifiers
+                .into_iter()
+                .map(|n| {
+                    let (query, stop) = (query.clone(), shutdown.clone());
+                    tokio::spawn(async move { n.answer_commands(query, stop).await })
+                })
+                .collect()
+        };
         let diagrams = if cfg.diagram.enabled {
             let scheduler = DiagramScheduler::new(
                 &cfg.diagram,
@@ -166,6 +192,7 @@ impl Monitor {
             retention,
             diagrams,
             panel: panel_task,
+            bots,
             _serve_lock: serve_lock,
             shutdown,
         })
@@ -179,6 +206,9 @@ impl Monitor {
             let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
         }
         self.retention.abort();
+        for b in self.bots {
+            let _ = tokio::time::timeout(Duration::from_secs(2), b).await;
+        }
         if let Some(d) = self.diagrams {
             // A post or edit in flight gets a moment; its stored state stays consistent either
             // way (the next start redraws whatever is due).

@@ -243,6 +243,25 @@ pub struct Message {
     pub text: Option<String>,
 }
 
+/// The parts of an `Update` (answer of `getUpdates`) outage-monitor uses: messages only.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Update {
+    /// Increasing id; the next `getUpdates` asks for `offset = update_id + 1`.
+    pub update_id: i64,
+    /// A new message in a chat the bot is in (`None` for other kinds of update).
+    #[serde(default)]
+    pub message: Option<Message>,
+}
+
+/// A command shown in the chat's menu (`setMyCommands`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BotCommand<'a> {
+    /// `status`, without the slash.
+    pub command: &'a str,
+    /// What it does, in the menu's language.
+    pub description: &'a str,
+}
+
 /// `ReplyParameters`: which message a new one replies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ReplyParameters {
@@ -466,6 +485,32 @@ impl BotApi {
         Ok(serde_json::from_value(v).ok())
     }
 
+    /// `getUpdates`: new messages after `offset` (long polling: Telegram holds the call up to
+    /// `wait` when there are none). The call may take `wait` plus the usual timeout.
+    pub async fn get_updates(&self, offset: i64, wait: Duration) -> Result<Vec<Update>, ApiError> {
+        let body = serde_json::json!({
+            "offset": offset,
+            "timeout": wait.as_secs(),
+            "allowed_updates": ["message"],
+        });
+        self.call_within("getUpdates", Body::Json(body), wait + self.timeout)
+            .await
+    }
+
+    /// `setMyCommands`: the command menu, for users whose app is in `language` (`None`: all).
+    pub async fn set_my_commands(
+        &self,
+        commands: &[BotCommand<'_>],
+        language: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let mut body = serde_json::json!({ "commands": commands });
+        if let (Some(obj), Some(lang)) = (body.as_object_mut(), language) {
+            obj.insert("language_code".into(), lang.into());
+        }
+        let _: serde_json::Value = self.call("setMyCommands", Body::Json(body)).await?;
+        Ok(())
+    }
+
     /// `deleteMessage`.
     pub async fn delete_message(&self, chat_id: &ChatId, message_id: i64) -> Result<(), ApiError> {
         let body = serde_json::json!({"chat_id": chat_id, "message_id": message_id});
@@ -478,8 +523,17 @@ impl BotApi {
         method: &'static str,
         body: Body,
     ) -> Result<T, ApiError> {
+        self.call_within(method, body, self.timeout).await
+    }
+
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        body: Body,
+        timeout: Duration,
+    ) -> Result<T, ApiError> {
         let url = format!("{}/bot{}/{method}", self.base, self.token.expose());
-        let req = self.http.post(url);
+        let req = self.http.post(url).timeout(timeout);
         let req = match body {
             Body::Json(v) => req.json(&v),
             Body::Multipart(f) => req.multipart(f),

@@ -145,6 +145,8 @@ struct RawConfig {
     timeout: Duration,
     #[serde(default = "default_burst_window", with = "humantime_serde")]
     burst_window: Duration,
+    #[serde(default)]
+    commands: bool,
 }
 
 fn default_burst_window() -> Duration {
@@ -177,6 +179,8 @@ pub struct TelegramConfig {
     pub timeout: Duration,
     /// Alerts for one chat within this window after a message are grouped; zero disables.
     pub burst_window: Duration,
+    /// Whether the bot answers `/status`, `/week`, `/last` and `/help` in its chats.
+    pub commands: bool,
 }
 
 impl fmt::Debug for TelegramConfig {
@@ -189,6 +193,7 @@ impl fmt::Debug for TelegramConfig {
             .field("style", &self.style)
             .field("timeout", &self.timeout)
             .field("burst_window", &self.burst_window)
+            .field("commands", &self.commands)
             .finish()
     }
 }
@@ -222,6 +227,7 @@ impl TelegramConfig {
             style: Style::default(),
             timeout: DEFAULT_TIMEOUT,
             burst_window: DEFAULT_BURST_WINDOW,
+            commands: false,
         }
     }
 
@@ -280,6 +286,7 @@ impl TelegramConfig {
             style: raw.style,
             timeout: raw.timeout,
             burst_window: raw.burst_window,
+            commands: raw.commands,
         })
     }
 }

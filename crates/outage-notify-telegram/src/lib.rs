@@ -24,6 +24,7 @@
 //! are honoured on top of that.
 
 pub mod api;
+pub mod bot;
 pub mod config;
 pub mod messages;
 pub mod notifier;
@@ -48,6 +49,7 @@ chat_id = -1001234567890            # a user id, a group id, or "@publicchannel"
 # style = "compact"                 # or "detailed" (adds exact times)
 # timeout = "10s"                   # per Bot API call; slower calls are retried
 # burst_window = "10s"              # alerts within it after a message go out as one; "0s": never
+# commands = true                   # answer /status, /week, /last, /help in these chats
 "#;
 
 fn factory(ctx: &PluginContext<'_>) -> Result<Arc<dyn Notifier>, PluginError> {

@@ -50,6 +50,7 @@ pub struct TelegramNotifier {
     default_chats: Vec<ChatId>,
     templates: Templates,
     burst_window: std::time::Duration,
+    commands: bool,
 }
 
 impl fmt::Debug for TelegramNotifier {
@@ -60,6 +61,7 @@ impl fmt::Debug for TelegramNotifier {
             .field("default_chats", &self.default_chats)
             .field("templates", &self.templates)
             .field("burst_window", &self.burst_window)
+            .field("commands", &self.commands)
             .finish()
     }
 }
@@ -79,6 +81,7 @@ impl TelegramNotifier {
             default_chats: config.chat_ids.clone(),
             templates: Templates::new(config.language.unwrap_or(language), timezone, config.style),
             burst_window: config.burst_window,
+            commands: config.commands,
         })
     }
 
@@ -305,6 +308,27 @@ impl Notifier for TelegramNotifier {
     }
 
     /// The location's chat when it has one, else every `chat_id` from the config.
+    fn answers_commands(&self) -> bool {
+        self.commands
+    }
+
+    async fn answer_commands(
+        &self,
+        query: std::sync::Arc<dyn outage_core::notify::MonitorQuery>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        if !self.commands {
+            return;
+        }
+        let bot = crate::bot::Bot {
+            instance: self.name.clone(),
+            api: self.api.clone(),
+            default_chats: self.default_chats.clone(),
+            templates: self.templates,
+        };
+        bot.run(query, shutdown).await;
+    }
+
     fn chats_for(&self, location_chat: Option<&str>) -> Vec<String> {
         match location_chat.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => vec![c.to_string()],

@@ -379,6 +379,25 @@ impl FakeTelegram {
             .insert(chat.to_string());
     }
 
+    /// A user (`from`) writes `text` in `chat`: the next `getUpdates` returns it. Returns the
+    /// update id.
+    pub fn push_text(&self, chat: &str, from: i64, text: &str) -> i64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        lock(&self.shared).world.push_text(chat, from, text, now)
+    }
+
+    /// Updates the bot has not confirmed yet (by a `getUpdates` offset past them).
+    pub fn pending_updates(&self) -> usize {
+        lock(&self.shared).world.pending_updates()
+    }
+
+    /// Every `setMyCommands` call so far: `(language_code, commands)`.
+    pub fn my_commands(&self) -> Vec<(Option<String>, serde_json::Value)> {
+        lock(&self.shared).world.my_commands.clone()
+    }
+
     /// Messages of a chat that exist now, oldest first (`chat` as sent: `"42"`, `"@name"`).
     pub fn messages(&self, chat: &str) -> Vec<FakeMessage> {
         lock(&self.shared).world.messages(chat)

@@ -14,6 +14,7 @@
 mod committer;
 pub mod delivery;
 pub mod location;
+pub mod query;
 pub mod writer;
 
 use std::cmp::Reverse;

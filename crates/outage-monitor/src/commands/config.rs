@@ -83,10 +83,15 @@ pub async fn check_config(cfg: Config, online: bool) -> Result<()> {
                 .and_then(|t| registry::notifier_kind(n.name(), t).ok())
                 .map_or(n.name(), |(d, _)| d.name);
             let chats = n.chats_for(None);
-            if chats.iter().all(|c| c == "default") {
-                format!("{} ({kind})", n.name())
+            let bot = if n.answers_commands() {
+                "; answers commands"
             } else {
-                format!("{} ({kind}: {})", n.name(), chats.join(", "))
+                ""
+            };
+            if chats.iter().all(|c| c == "default") {
+                format!("{} ({kind}{bot})", n.name())
+            } else {
+                format!("{} ({kind}: {}{bot})", n.name(), chats.join(", "))
             }
         })
         .collect();

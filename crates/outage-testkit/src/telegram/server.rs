@@ -134,6 +134,20 @@ async fn handle(
         Err(_) => return Ok(respond(&Answer::err(413, "Request Entity Too Large"))),
     };
     let parsed = parse_body(&query, &content_type, &body);
+    if path.ends_with("/getUpdates") {
+        // Long polling: hold the call until an update is queued, at most a second (real
+        // Telegram holds it for the `timeout` asked; a second keeps tests quick).
+        let offset = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("offset").and_then(Value::as_i64))
+            .unwrap_or(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while super::lock(&shared).world.pending_from(offset) == 0
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 
     let (token, method) = split_path(&path).unwrap_or(("", ""));
     let (seq, fault, answer) = {

@@ -462,11 +462,13 @@ mod tests {
             "sendPhoto",
             "editMessageMedia",
             "deleteMessage",
+            "getUpdates",
+            "setMyCommands",
         ] {
             assert!(spec.method(m).is_some(), "{m}");
         }
         assert!(spec.method("sendmessage").is_some(), "case-insensitive");
-        assert!(spec.method("getUpdates").is_none());
+        assert!(spec.method("getWebhookInfo").is_none());
         assert!(spec.types.contains_key("ReplyParameters"));
         assert!(spec.types.contains_key("InputMediaPhoto"));
     }

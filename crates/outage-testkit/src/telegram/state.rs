@@ -74,6 +74,11 @@ pub struct World {
     pub blocked_chats: BTreeSet<String>,
     files: BTreeMap<String, Photo>,
     next_file: u64,
+    /// Updates not yet confirmed by a `getUpdates` offset past them, oldest first.
+    updates: std::collections::VecDeque<Value>,
+    next_update: i64,
+    /// Every `setMyCommands` call: `(language_code, commands)`.
+    pub my_commands: Vec<(Option<String>, Value)>,
 }
 
 /// Who the fake bot is.
@@ -173,6 +178,58 @@ fn photo_json(p: &Photo) -> Value {
 }
 
 impl World {
+    /// Queues a text message from a user in `chat`, as `getUpdates` will return it; returns
+    /// its update id. A leading `/command` gets its `bot_command` entity.
+    pub fn push_text(&mut self, chat: &str, from: i64, text: &str, now: i64) -> i64 {
+        self.next_update += 1;
+        let id = self.next_update;
+        let mut message = serde_json::json!({
+            "message_id": 1_000_000 + id,
+            "date": now,
+            "chat": chat_object(chat),
+            "from": {"id": from, "is_bot": false, "first_name": "Tester"},
+            "text": text,
+        });
+        if text.starts_with('/') {
+            let word = text.split_whitespace().next().unwrap_or(text);
+            let length = word.encode_utf16().count();
+            message["entities"] = serde_json::json!([
+                {"type": "bot_command", "offset": 0, "length": length}
+            ]);
+        }
+        self.updates
+            .push_back(serde_json::json!({"update_id": id, "message": message}));
+        id
+    }
+
+    /// Updates not yet confirmed.
+    pub fn pending_updates(&self) -> usize {
+        self.updates.len()
+    }
+
+    /// Updates with an id of at least `offset` (what `getUpdates` with that offset returns).
+    pub fn pending_from(&self, offset: i64) -> usize {
+        self.updates
+            .iter()
+            .filter(|u| int_of(u.get("update_id")).is_some_and(|id| id >= offset))
+            .count()
+    }
+
+    fn get_updates(&mut self, params: &BTreeMap<String, Value>) -> Answer {
+        if let Some(offset) = int_of(params.get("offset")) {
+            while self
+                .updates
+                .front()
+                .is_some_and(|u| int_of(u.get("update_id")).is_some_and(|id| id < offset))
+            {
+                self.updates.pop_front();
+            }
+        }
+        let limit = int_of(params.get("limit")).unwrap_or(100).clamp(1, 100) as usize;
+        let list: Vec<Value> = self.updates.iter().take(limit).cloned().collect();
+        Answer::ok(Value::Array(list))
+    }
+
     fn message_json(&self, bot: &Bot, m: &FakeMessage, nested: bool) -> Value {
         let mut v = json!({
             "message_id": m.message_id,
@@ -357,6 +414,16 @@ impl World {
             "editMessageText" => self.edit_text(bot, params, now),
             "sendPhoto" => self.send_photo(bot, params, files, now),
             "editMessageMedia" => self.edit_media(bot, params, files, now),
+            "getUpdates" => Ok(self.get_updates(params)),
+            "setMyCommands" => {
+                let lang = params
+                    .get("language_code")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let commands = params.get("commands").cloned().unwrap_or(Value::Null);
+                self.my_commands.push((lang, commands));
+                Ok(Answer::ok(json!(true)))
+            }
             "deleteMessage" => self.target(params, "delete").map(|(chat, id)| {
                 self.delete(&chat, id);
                 Answer::ok(json!(true))

@@ -40,7 +40,7 @@ async fn get_me_answers_a_bot_user_that_matches_the_spec() {
 #[tokio::test]
 async fn unknown_methods_wrong_tokens_and_bad_parameters_are_refused_like_the_real_server() {
     let fake = FakeTelegram::start().unwrap();
-    let (status, body) = post_json(&fake, "getUpdates", json!({})).await;
+    let (status, body) = post_json(&fake, "getWebhookInfo", json!({})).await;
     assert_eq!(status, 404);
     assert_eq!(
         body,
@@ -463,4 +463,46 @@ fn the_trimmed_spec_matches_what_the_script_makes_from_the_full_spec() {
         std::fs::read_to_string(licence).unwrap(),
         std::fs::read_to_string(shared_licence).unwrap()
     );
+}
+
+#[tokio::test]
+async fn get_updates_returns_queued_messages_until_an_offset_confirms_them() {
+    let fake = FakeTelegram::start().unwrap();
+    let first = fake.push_text("42", 7, "/status@outage_test_bot");
+    let second = fake.push_text("-100", 8, "hello");
+    let (status, body) = post_json(&fake, "getUpdates", json!({"timeout": 1})).await;
+    assert_eq!(status, 200);
+    let updates = body["result"].as_array().unwrap();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[0]["update_id"], first);
+    assert_eq!(updates[0]["message"]["chat"]["id"], 42);
+    assert_eq!(updates[0]["message"]["text"], "/status@outage_test_bot");
+    assert_eq!(updates[0]["message"]["entities"][0]["length"], 23);
+    assert!(updates[1]["message"].get("entities").is_none());
+    let (_, body) = post_json(&fake, "getUpdates", json!({"offset": second, "limit": 5})).await;
+    assert_eq!(body["result"].as_array().unwrap().len(), 1);
+    assert_eq!(fake.pending_updates(), 1);
+    // Confirming the last one empties the queue; an empty poll is held, then answers [].
+    let started = std::time::Instant::now();
+    let (_, body) = post_json(
+        &fake,
+        "getUpdates",
+        json!({"offset": second + 1, "timeout": 1}),
+    )
+    .await;
+    assert_eq!(body["result"], json!([]));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "long poll held"
+    );
+    assert_eq!(fake.pending_updates(), 0);
+    let (status, body) = post_json(
+        &fake,
+        "setMyCommands",
+        json!({"commands": [{"command": "status", "description": "Power now"}], "language_code": "uk"}),
+    )
+    .await;
+    assert_eq!((status, body["result"].clone()), (200, json!(true)));
+    assert_eq!(fake.my_commands()[0].0.as_deref(), Some("uk"));
+    fake.assert_all_valid();
 }
