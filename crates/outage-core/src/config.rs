@@ -253,6 +253,9 @@ pub struct DiagramConfig {
     pub post: String,
     /// When to refresh the posted message (cron with seconds).
     pub update: String,
+    /// Add the previous day's summary to each caption ("Yesterday: 3 h 20 min without power
+    /// in 2 outages" / "Yesterday: always on").
+    pub yesterday: bool,
 }
 
 impl Default for DiagramConfig {
@@ -261,6 +264,7 @@ impl Default for DiagramConfig {
             enabled: true,
             post: "0 0 8 * * *".into(),
             update: "0 0 * * * *".into(),
+            yesterday: true,
         }
     }
 }
@@ -722,6 +726,7 @@ live_update_every = "5m"           # refresh the running duration of an outage m
 enabled = true
 post = "0 0 8 * * *"               # cron with seconds, in monitor.timezone
 update = "0 0 * * * *"
+yesterday = true                   # a line about the previous day in each caption
 
 [admin]
 enabled = true

@@ -27,12 +27,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use crate::availability::{IsoWeek, Period, Timeline};
+use crate::availability::{IsoWeek, Period, Timeline, local_date};
 use crate::clock::{SharedClock, until};
 use crate::config::DiagramConfig;
 use crate::domain::{DiagramMessage, Location, MessageRef};
 use crate::errors::ErrorChain;
-use crate::notify::{DiagramImage, Notifier, NotifyError};
+use crate::notify::{DaySummary, DiagramImage, Notifier, NotifyError};
 use crate::render::{DiagramRenderer, ImageFormat, Language, RenderError, WeekDiagram};
 use crate::store::{StatusStore, StoreError};
 
@@ -108,7 +108,8 @@ pub async fn render_blocking(
 }
 
 /// Draws the PNG diagram of `location`'s `week` as of `now`, with the week's totals for the
-/// caption; `(tz, language)` are the days' time zone and the texts' language.
+/// caption (and, when `yesterday`, the previous local day's); `(tz, language)` are the days'
+/// time zone and the texts' language.
 pub async fn draw_week(
     store: &dyn StatusStore,
     renderer: Arc<dyn DiagramRenderer>,
@@ -116,9 +117,14 @@ pub async fn draw_week(
     week: IsoWeek,
     (tz, language): (Tz, Language),
     now: DateTime<Utc>,
+    yesterday: bool,
 ) -> Result<DiagramImage, DrawError> {
     let diagram = load_week(store, location, week, tz, language, now).await?;
     let totals = Timeline::new(&diagram.intervals, now).availability(&Period::week(tz, week));
+    let yesterday = match yesterday {
+        true => day_before(store, location, tz, now).await?,
+        false => None,
+    };
     let png = render_blocking(renderer, diagram, ImageFormat::Png).await?;
     Ok(DiagramImage {
         location_id: location.id,
@@ -128,8 +134,32 @@ pub async fn draw_week(
         down: totals.down,
         outages: totals.outages,
         drawn_at: now,
+        yesterday,
         png,
     })
+}
+
+/// The local day before `now` of `location`; `None` when nothing is known about it (the
+/// location did not exist yet, or the monitor was off all day).
+async fn day_before(
+    store: &dyn StatusStore,
+    location: &Location,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<DaySummary>, StoreError> {
+    let Some(date) = local_date(tz, now).pred_opt() else {
+        return Ok(None);
+    };
+    let day = Period::day(tz, date);
+    let intervals = store
+        .list_intervals(location.id, day.start, day.end)
+        .await?;
+    let a = Timeline::new(&intervals, now).availability(&day);
+    let known = a.up + a.down + a.network;
+    Ok((!known.is_zero()).then_some(DaySummary {
+        down: a.down,
+        outages: a.outages,
+    }))
 }
 
 /// What one pass did.
@@ -158,6 +188,7 @@ pub struct DiagramScheduler {
     language: Language,
     post: cron::Schedule,
     update: cron::Schedule,
+    yesterday: bool,
     /// Until when each `(notifier, chat)` asked us to wait (429 `retry_after`).
     rate_limited: std::sync::Mutex<HashMap<(String, String), DateTime<Utc>>>,
 }
@@ -221,6 +252,7 @@ impl DiagramScheduler {
         Ok(Self {
             post: parse_cron("post", &cfg.post)?,
             update: parse_cron("update", &cfg.update)?,
+            yesterday: cfg.yesterday,
             notifiers: notifiers
                 .into_iter()
                 .filter(|n| n.posts_diagrams())
@@ -397,6 +429,7 @@ impl DiagramScheduler {
             week,
             (self.tz, self.language),
             self.clock.now(),
+            self.yesterday,
         )
         .await?;
         cache.insert((loc.id, week), img.clone());

@@ -125,8 +125,20 @@ pub struct DiagramImage {
     pub outages: u32,
     /// When it was drawn.
     pub drawn_at: DateTime<Utc>,
+    /// The previous local day, for the caption's daily summary (`None`: not asked for, or
+    /// nothing is known about that day).
+    pub yesterday: Option<DaySummary>,
     /// The PNG.
     pub png: Vec<u8>,
+}
+
+/// One day of a location in a few numbers (the caption's "Yesterday: …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaySummary {
+    /// Time without power.
+    pub down: chrono::TimeDelta,
+    /// Outages that started that day.
+    pub outages: u32,
 }
 
 impl std::fmt::Debug for DiagramImage {
@@ -137,6 +149,7 @@ impl std::fmt::Debug for DiagramImage {
             .field("week", &self.week)
             .field("down", &self.down)
             .field("outages", &self.outages)
+            .field("yesterday", &self.yesterday)
             .field("png_bytes", &self.png.len())
             .finish_non_exhaustive()
     }

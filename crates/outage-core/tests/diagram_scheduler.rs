@@ -14,10 +14,12 @@ use outage_core::config::DiagramConfig;
 use outage_core::diagrams::DiagramScheduler;
 use outage_core::keys::KeyHash;
 use outage_core::memory_store::MemoryStore;
-use outage_core::notify::{Alert, DeliveryContext, DiagramImage, Notifier, NotifyError};
+use outage_core::notify::{
+    Alert, DaySummary, DeliveryContext, DiagramImage, Notifier, NotifyError,
+};
 use outage_core::render::{DiagramRenderer, ImageFormat, Language, RenderError, WeekDiagram};
 use outage_core::source::CancellationToken;
-use outage_core::store::StatusStore;
+use outage_core::store::{EventChange, IntervalSwitch, StatusStore, Transition};
 use outage_core::*;
 
 const TZ: chrono_tz::Tz = chrono_tz::Europe::Kyiv;
@@ -61,6 +63,8 @@ struct BoardState {
     gone: HashSet<String>,
     faults: VecDeque<NotifyError>,
     attempts: Vec<DateTime<Utc>>,
+    /// The day-before summary of every image posted.
+    yesterdays: Vec<Option<DaySummary>>,
 }
 
 /// A chat that shows diagram posts and edits, and can lose messages or fail.
@@ -127,6 +131,7 @@ impl Notifier for Board {
             return Err(e);
         }
         s.next_id += 1;
+        s.yesterdays.push(img.yesterday);
         let id = format!("m{}", s.next_id);
         s.ops.push(Op::Post {
             chat: chat.into(),
@@ -532,5 +537,54 @@ async fn a_rate_limited_chat_gets_nothing_more_until_retry_after() {
     let t = start + chrono::TimeDelta::seconds(120);
     assert_eq!(w.board.attempts(), vec![start, t, t, t]);
     assert_eq!(w.board.posts().len(), 3);
+    w.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_caption_carries_the_day_before() {
+    let mut w = World::new(kyiv(23, 7, 30), kyiv(23, 7, 0)).await;
+    let id = w.store.list_locations().await.unwrap()[0].location.id;
+    for (at, kind) in [
+        (kyiv(23, 7, 0), IntervalKind::Up),
+        (kyiv(23, 10, 0), IntervalKind::Down),
+        (kyiv(23, 12, 0), IntervalKind::Up),
+        (kyiv(23, 20, 0), IntervalKind::Down),
+        (kyiv(23, 20, 30), IntervalKind::Up),
+    ] {
+        let status = match kind {
+            IntervalKind::Down => Status::Down,
+            _ => Status::Up,
+        };
+        w.store
+            .apply_transition(&Transition {
+                location_id: id,
+                status,
+                interval: Some(IntervalSwitch {
+                    at,
+                    kind,
+                    relabel_closed_as: None,
+                }),
+                event: EventChange::None,
+                notifications: Vec::new(),
+            })
+            .await
+            .unwrap();
+    }
+    w.start().await;
+    w.until(kyiv(23, 8, 0)).await;
+    w.until(kyiv(24, 8, 0)).await;
+    let y = w.board.lock().yesterdays.clone();
+    assert_eq!(y.len(), 2, "{y:?}");
+    assert_eq!(
+        y[0], None,
+        "the location did not exist the day before its first post"
+    );
+    assert_eq!(
+        y[1],
+        Some(DaySummary {
+            down: chrono::TimeDelta::minutes(150),
+            outages: 2
+        })
+    );
     w.stop().await;
 }

@@ -335,8 +335,9 @@ impl Templates {
                     k => format!("{k} outages, {}", en::without_power(&down)),
                 };
                 format!(
-                    "📊 {n} — week {} ({dates})\n{off} · updated {drawn}",
-                    d.week.week()
+                    "📊 {n} — week {} ({dates})\n{off} · updated {drawn}{}",
+                    d.week.week(),
+                    self.yesterday_line(d)
                 )
             }
             Language::Uk => {
@@ -352,11 +353,30 @@ impl Templates {
                     k => format!("відключень: {k}, без світла {down}"),
                 };
                 format!(
-                    "📊 {n} — тиждень {} ({dates})\n{off} · оновлено {drawn}",
-                    d.week.week()
+                    "📊 {n} — тиждень {} ({dates})\n{off} · оновлено {drawn}{}",
+                    d.week.week(),
+                    self.yesterday_line(d)
                 )
             }
         }
+    }
+
+    /// "\nYesterday: 3 h 20 min without power in 2 outages" / "\nYesterday: always on", or
+    /// nothing when the image carries no summary of the day before.
+    fn yesterday_line(&self, d: &DiagramImage) -> String {
+        let Some(y) = d.yesterday else {
+            return String::new();
+        };
+        let down = self.dur(y.down);
+        let text = match (self.language, y.outages, y.down.is_zero()) {
+            (Language::En, _, true) => "Yesterday: always on".to_string(),
+            (Language::En, 0 | 1, false) => format!("Yesterday: {down} without power"),
+            (Language::En, k, false) => format!("Yesterday: {down} without power in {k} outages"),
+            (Language::Uk, _, true) => "Учора: світло було весь день".to_string(),
+            (Language::Uk, 0 | 1, false) => format!("Учора: {down} без світла"),
+            (Language::Uk, k, false) => format!("Учора: {down} без світла, відключень: {k}"),
+        };
+        format!("\n{text}")
     }
 }
 
@@ -537,6 +557,7 @@ mod tests {
             down: TimeDelta::minutes(134),
             outages: 2,
             drawn_at: at(15, 0),
+            yesterday: None,
             png: vec![],
         };
         assert_eq!(
@@ -554,6 +575,33 @@ mod tests {
         };
         assert!(en().diagram_caption(&quiet).contains("no outages"));
         assert!(uk().diagram_caption(&quiet).contains("без відключень"));
+        let summary = |minutes, outages| DiagramImage {
+            yesterday: Some(outage_core::notify::DaySummary {
+                down: TimeDelta::minutes(minutes),
+                outages,
+            }),
+            ..quiet.clone()
+        };
+        assert!(
+            en().diagram_caption(&summary(200, 2))
+                .ends_with("· updated 15:00\nYesterday: 3 h 20 min without power in 2 outages")
+        );
+        assert!(
+            en().diagram_caption(&summary(0, 0))
+                .ends_with("\nYesterday: always on")
+        );
+        assert!(
+            en().diagram_caption(&summary(30, 1))
+                .ends_with("\nYesterday: 30 min without power")
+        );
+        assert!(
+            uk().diagram_caption(&summary(200, 2))
+                .ends_with("\nУчора: 3 год 20 хв без світла, відключень: 2")
+        );
+        assert!(
+            uk().diagram_caption(&summary(0, 0))
+                .ends_with("\nУчора: світло було весь день")
+        );
     }
 
     #[test]

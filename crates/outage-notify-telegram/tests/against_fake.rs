@@ -634,6 +634,7 @@ async fn diagrams_are_posted_silently_edited_in_place_and_gone_ones_reported() {
         down: TimeDelta::minutes(90),
         outages,
         drawn_at: at(15, 0),
+        yesterday: None,
         png: bytes.to_vec(),
     };
     let r = n

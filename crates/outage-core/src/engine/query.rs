@@ -122,6 +122,7 @@ impl MonitorQuery for EngineQuery {
             IsoWeek::of_instant(now, self.tz),
             (self.tz, language),
             now,
+            true,
         )
         .await
         .map_err(|e| failed(&e))
