@@ -465,6 +465,39 @@ pub fn targets<'a>(
     out
 }
 
+/// Reads route values (`instance` or `instance:chat`, as `location add --notify` and the admin
+/// panel's form take them) and checks each against the configured `notifiers`: the instance
+/// must exist and accept the chat ([`Notifier::check_chat`]). Repeats are dropped, order kept.
+/// `Err` is one line that starts with the offending value in backticks and says what is
+/// accepted, so callers only prefix their field's name.
+pub fn check_routes<'v>(
+    notifiers: &[Arc<dyn Notifier>],
+    values: impl IntoIterator<Item = &'v str>,
+) -> Result<Vec<crate::domain::Route>, String> {
+    let mut routes: Vec<crate::domain::Route> = Vec::new();
+    for value in values {
+        let route: crate::domain::Route = value.parse()?;
+        let Some(n) = notifiers.iter().find(|n| n.name() == route.notifier) else {
+            let known: Vec<&str> = notifiers.iter().map(|n| n.name()).collect();
+            return Err(format!(
+                "`{}`: no notifier instance `{}` is configured; configured: {} (each \
+                 [notifiers.<instance>] section is one)",
+                value.trim(),
+                route.notifier,
+                known.join(", ")
+            ));
+        };
+        if let Some(chat) = &route.chat {
+            n.check_chat(chat)
+                .map_err(|e| format!("`{}`: {e}", value.trim()))?;
+        }
+        if !routes.contains(&route) {
+            routes.push(route);
+        }
+    }
+    Ok(routes)
+}
+
 /// A duration in English, "2 h 14 min", "5 min", "40 s", "1 d": [`text::human_duration`]
 /// with [`Language::En`].
 pub fn human_duration(d: chrono::TimeDelta) -> String {

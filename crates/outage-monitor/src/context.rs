@@ -171,26 +171,8 @@ impl<'a> ChatCheck<'a> {
             return Ok(Some(Vec::new()));
         }
         let notifiers = self.notifiers()?;
-        let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
-        for value in raw {
-            let route: Route = value.parse().map_err(|e| anyhow!("--notify: {e}"))?;
-            let Some(n) = notifiers.iter().find(|n| n.name() == route.notifier) else {
-                let known: Vec<&str> = notifiers.iter().map(|n| n.name()).collect();
-                bail!(
-                    "--notify `{value}`: no notifier instance `{}` is configured; configured: {} \
-                     (each [notifiers.<instance>] section is one)",
-                    route.notifier,
-                    known.join(", ")
-                );
-            };
-            if let Some(chat) = &route.chat {
-                n.check_chat(chat)
-                    .map_err(|e| anyhow!("--notify `{value}`: {e}"))?;
-            }
-            if !routes.contains(&route) {
-                routes.push(route);
-            }
-        }
+        let routes = outage_core::notify::check_routes(notifiers, raw.iter().map(String::as_str))
+            .map_err(|e| anyhow!("--notify {e}"))?;
         Ok(Some(routes))
     }
 

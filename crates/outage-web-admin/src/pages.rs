@@ -70,6 +70,10 @@ pub struct FormPage {
     pub name: String,
     pub timeout: String,
     pub chat_id: String,
+    /// The routes as typed (`family, me:123`); empty: every configured notifier.
+    pub routes: String,
+    /// The configured notifier instances, for the hint.
+    pub instances: String,
     pub enabled: bool,
     pub is_edit: bool,
     pub error: Option<String>,

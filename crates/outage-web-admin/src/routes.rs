@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use outage_core::availability::IsoWeek;
 use outage_core::device::{DeviceKind, device_settings, send_test_alert};
 use outage_core::keys::{KeyHash, generate_key};
+use outage_core::notify::Notifier;
 use outage_core::render::ImageFormat;
 use outage_core::store::{EventFilter, StoreError};
 use outage_core::{LocationId, LocationPatch, NewLocation, Role, Session, User};
@@ -517,6 +518,8 @@ async fn read(
                 name: String::new(),
                 timeout: humantime::format_duration(outage_core::DEFAULT_TIMEOUT).to_string(),
                 chat_id: String::new(),
+                routes: String::new(),
+                instances: instance_names(inner),
                 enabled: true,
                 is_edit: false,
                 error: None,
@@ -554,11 +557,7 @@ async fn read(
                 routes: if loc.routes.is_empty() {
                     t.every_notifier.into()
                 } else {
-                    loc.routes
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    join_routes(&loc.routes)
                 },
                 paused_until: loc
                     .paused_until
@@ -602,6 +601,8 @@ async fn read(
                 name: loc.name.clone(),
                 timeout: humantime::format_duration(loc.timeout).to_string(),
                 chat_id: loc.chat_id.clone().unwrap_or_default(),
+                routes: join_routes(&loc.routes),
+                instances: instance_names(inner),
                 enabled: loc.enabled,
                 is_edit: true,
                 error: None,
@@ -778,9 +779,35 @@ struct LocationForm {
     name: String,
     timeout: Duration,
     chat_id: Option<String>,
+    /// Empty: every configured notifier.
+    routes: Vec<outage_core::Route>,
 }
 
-fn parse_location_form(f: &HashMap<String, String>) -> Result<LocationForm, String> {
+/// Routes as the form shows them: `family, me:123456789`.
+fn join_routes(routes: &[outage_core::Route]) -> String {
+    routes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The configured notifier instances, for the form's hint.
+fn instance_names(inner: &Inner) -> String {
+    inner
+        .notifiers
+        .iter()
+        .map(|n| n.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks the form the way `location add` checks its flags: the chat override and each route
+/// must be accepted by the configured notifiers ([`outage_core::notify::check_routes`]).
+fn parse_location_form(
+    notifiers: &[Arc<dyn Notifier>],
+    f: &HashMap<String, String>,
+) -> Result<LocationForm, String> {
     let name = f.get("name").map(|s| s.trim()).unwrap_or("").to_string();
     if name.is_empty() || name.chars().count() > 200 {
         return Err("name: give 1 to 200 characters".into());
@@ -799,14 +826,29 @@ fn parse_location_form(f: &HashMap<String, String>) -> Result<LocationForm, Stri
     if chat.contains(char::is_whitespace) {
         return Err("chat id: no spaces allowed".into());
     }
+    if !chat.is_empty() {
+        for n in notifiers {
+            n.check_chat(chat).map_err(|e| format!("chat id: {e}"))?;
+        }
+    }
+    let routes_text = f.get("routes").map(String::as_str).unwrap_or("");
+    let routes = outage_core::notify::check_routes(
+        notifiers,
+        routes_text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|v| !v.is_empty()),
+    )
+    .map_err(|e| format!("alerts to: {e}"))?;
     Ok(LocationForm {
         name,
         timeout,
         chat_id: (!chat.is_empty()).then(|| chat.to_string()),
+        routes,
     })
 }
 
 fn form_error(
+    inner: &Inner,
     t: &'static T,
     who: &Who,
     f: &HashMap<String, String>,
@@ -823,6 +865,8 @@ fn form_error(
         name: get("name"),
         timeout: get("timeout"),
         chat_id: get("chat_id"),
+        routes: get("routes"),
+        instances: instance_names(inner),
         enabled: f.contains_key("enabled"),
         is_edit,
         error: Some(format!("{}: {error}", t.bad_request)),
@@ -845,16 +889,26 @@ async fn write(
     let now = inner.clock.now();
     match route {
         Route::Create => {
-            let lf = match parse_location_form(&f) {
+            let lf = match parse_location_form(&inner.notifiers, &f) {
                 Ok(lf) => lf,
-                Err(e) => return Ok(form_error(t, who, &f, "/admin/locations".into(), false, e)),
+                Err(e) => {
+                    return Ok(form_error(
+                        inner,
+                        t,
+                        who,
+                        &f,
+                        "/admin/locations".into(),
+                        false,
+                        e,
+                    ));
+                }
             };
             let key = generate_key();
             let created = inner
                 .store
                 .create_location(
                     &NewLocation {
-                        routes: Vec::new(),
+                        routes: lf.routes,
                         name: lf.name,
                         timeout: lf.timeout,
                         chat_id: lf.chat_id,
@@ -866,7 +920,15 @@ async fn write(
             let loc = match created {
                 Ok(l) => l,
                 Err(StoreError::Conflict(e)) => {
-                    return Ok(form_error(t, who, &f, "/admin/locations".into(), false, e));
+                    return Ok(form_error(
+                        inner,
+                        t,
+                        who,
+                        &f,
+                        "/admin/locations".into(),
+                        false,
+                        e,
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -884,9 +946,9 @@ async fn write(
             let id = location_id(req)?;
             views::record(inner, id).await?;
             let action = format!("/admin/locations/{id}/edit");
-            let lf = match parse_location_form(&f) {
+            let lf = match parse_location_form(&inner.notifiers, &f) {
                 Ok(lf) => lf,
-                Err(e) => return Ok(form_error(t, who, &f, action, true, e)),
+                Err(e) => return Ok(form_error(inner, t, who, &f, action, true, e)),
             };
             let patch = LocationPatch {
                 name: Some(lf.name),
@@ -894,12 +956,12 @@ async fn write(
                 chat_id: Some(lf.chat_id),
                 enabled: Some(f.contains_key("enabled")),
                 paused_until: None,
-                routes: None,
+                routes: Some(lf.routes),
             };
             match inner.store.update_location(id, &patch, now).await {
                 Ok(_) => {}
                 Err(StoreError::Conflict(e)) => {
-                    return Ok(form_error(t, who, &f, action, true, e));
+                    return Ok(form_error(inner, t, who, &f, action, true, e));
                 }
                 Err(e) => return Err(e.into()),
             }

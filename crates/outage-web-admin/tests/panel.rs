@@ -81,7 +81,15 @@ impl Harness {
             instance: "plotters",
         })
         .unwrap();
-        let panel = Panel::new(dyn_store, engine.clone(), vec![], renderer, settings);
+        // Two notifier instances, so routes can be typed into the form and checked.
+        let notifiers: Vec<Arc<dyn outage_core::notify::Notifier>> = ["family", "me"]
+            .into_iter()
+            .map(|name| {
+                Arc::new(outage_core::notify::ConsoleNotifier::new(chrono_tz::UTC).named(name))
+                    as Arc<dyn outage_core::notify::Notifier>
+            })
+            .collect();
+        let panel = Panel::new(dyn_store, engine.clone(), notifiers, renderer, settings);
         let service = Service::new(Router::new().push(panel.router()));
         Harness {
             service,
@@ -528,18 +536,47 @@ async fn an_admin_creates_edits_pauses_resumes_and_deletes_a_location() {
         "{}",
         page.body
     );
-    let routes: Vec<outage_core::Route> = vec!["family".parse().unwrap(), "me:42".parse().unwrap()];
-    h.store
-        .update_location(
-            id,
-            &outage_core::LocationPatch {
-                routes: Some(routes.clone()),
-                ..Default::default()
-            },
-            Utc::now(),
+    let form = h.get(&mut jar, &format!("{path}/edit")).await;
+    assert!(
+        form.body
+            .contains("id=\"routes\" name=\"routes\" type=\"text\" maxlength=\"1000\" value=\"\"")
+            && form.body.contains("id=\"routes-instances\">family, me<"),
+        "{}",
+        form.body
+    );
+
+    let bad = h
+        .post(
+            &mut jar,
+            &format!("{path}/edit"),
+            &[
+                ("name", "Dacha 2"),
+                ("timeout", "1m"),
+                ("routes", "family, nope:7"),
+                ("enabled", "on"),
+                ("csrf_token", &csrf),
+            ],
         )
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains(
+            "alerts to: `nope:7`: no notifier instance `nope` is configured; configured: family, me"
+        ) && bad.body.contains("value=\"family, nope:7\""),
+        "the error names the value and what is accepted, and the form keeps what was typed: {}",
+        bad.body
+    );
+    assert!(
+        h.store
+            .get_location(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .location
+            .routes
+            .is_empty(),
+        "a refused form changes nothing"
+    );
 
     let a = h
         .post(
@@ -549,6 +586,7 @@ async fn an_admin_creates_edits_pauses_resumes_and_deletes_a_location() {
                 ("name", "Dacha 2"),
                 ("timeout", "1m"),
                 ("chat_id", "-100"),
+                ("routes", " family,me:42  family "),
                 ("enabled", "on"),
                 ("csrf_token", &csrf),
             ],
@@ -569,11 +607,45 @@ async fn an_admin_creates_edits_pauses_resumes_and_deletes_a_location() {
         "{}",
         page.body
     );
+    let routes: Vec<outage_core::Route> = vec!["family".parse().unwrap(), "me:42".parse().unwrap()];
     let rec = h.store.get_location(id).await.unwrap().unwrap();
     assert_eq!(rec.location.timeout, std::time::Duration::from_secs(60));
     assert_eq!(
         rec.location.routes, routes,
-        "the edit form keeps the routes"
+        "routes typed in the form, repeats dropped"
+    );
+    let form = h.get(&mut jar, &format!("{path}/edit")).await;
+    assert!(
+        form.body.contains("value=\"family, me:42\""),
+        "the edit form shows the routes: {}",
+        form.body
+    );
+
+    // Emptying the field routes the location back to every configured notifier.
+    let a = h
+        .post(
+            &mut jar,
+            &format!("{path}/edit"),
+            &[
+                ("name", "Dacha 2"),
+                ("timeout", "1m"),
+                ("chat_id", "-100"),
+                ("routes", ""),
+                ("enabled", "on"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(
+        h.store
+            .get_location(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .location
+            .routes
+            .is_empty()
     );
 
     let until = (Utc::now() + chrono::TimeDelta::days(1))
