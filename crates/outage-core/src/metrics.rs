@@ -63,9 +63,22 @@ pub struct Metrics {
     delay_buckets: [AtomicU64; DELAY_BUCKETS.len()],
     delay_count: AtomicU64,
     delay_sum_us: AtomicU64,
+    /// This instance is a standby (the gauge `outage_leader` is 0); false by default, as one
+    /// instance alone always leads.
+    standby: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
+    /// Whether this instance leads (`outage_leader`); set by the engine.
+    pub fn set_leader(&self, leading: bool) {
+        self.standby.store(!leading, Ordering::Relaxed);
+    }
+
+    /// Whether this instance leads (detects and delivers) or is a standby.
+    pub fn is_leader(&self) -> bool {
+        !self.standby.load(Ordering::Relaxed)
+    }
+
     /// A heartbeat was accepted.
     pub fn heartbeat_received(&self) {
         self.beats.fetch_add(1, Ordering::Relaxed);
@@ -188,6 +201,11 @@ impl Metrics {
                 o.pending
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP outage_leader 1 when this instance leads (detects and delivers), 0 on a standby.\n# TYPE outage_leader gauge\noutage_leader {}",
+            u8::from(self.is_leader())
+        );
         let _ = writeln!(
             out,
             "# HELP outage_detection_delay_seconds Time from a location's deadline to the outage being declared.\n# TYPE outage_detection_delay_seconds histogram"

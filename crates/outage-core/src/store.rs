@@ -361,6 +361,28 @@ pub trait StatusStore: Send + Sync + std::fmt::Debug + 'static {
         alive_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// [`Self::record_heartbeats`] on a standby instance: the batch is persisted the same way
+    /// and also handed to the leader instance, which applies it as if the beats had reached it
+    /// ([`Self::relayed_heartbeats`]). A store that one instance serves alone (SQLite, memory)
+    /// only records them.
+    async fn relay_heartbeats(
+        &self,
+        beats: &[Heartbeat],
+        alive_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.record_heartbeats(beats, alive_at).await
+    }
+
+    /// The batches standby instances relay ([`Self::relay_heartbeats`]), as they are committed;
+    /// `None` when this store has no such channel. Delivery is best effort: a batch missed
+    /// while the channel reconnects is still in the store, and the engine re-reads a location
+    /// before declaring it down.
+    async fn relayed_heartbeats(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Vec<Heartbeat>>>, StoreError> {
+        Ok(None)
+    }
+
     /// Raw heartbeats of a location, newest first.
     async fn recent_heartbeats(
         &self,

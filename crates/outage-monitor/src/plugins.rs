@@ -22,7 +22,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use outage_core::clock::SharedClock;
-use outage_core::config::{Config, redact_url};
+use outage_core::config::Config;
 use outage_core::engine::Engine;
 use outage_core::notify::Notifier;
 use outage_core::render::DiagramRenderer;
@@ -117,19 +117,43 @@ pub async fn restore_sqlite(
     })
 }
 
-/// Keeps a second `serve` off the same database (it would send every alert twice); held for
-/// its `Drop` only.
-#[allow(dead_code)] // the fields are held for their Drop only
+/// Keeps a second `serve` off the same SQLite database (it would send every alert twice), or
+/// elects the leader among the instances on one PostgreSQL database.
 pub enum ServeGuard {
-    /// `<db>.serve-lock`, which `restore` checks too.
-    Sqlite(outage_store_sqlite::ServeLock),
-    /// The PostgreSQL leader lock (a session advisory lock). Several instances behind a load
-    /// balancer, with a standby taking over, is future work; for now the second one refuses.
+    /// `<db>.serve-lock`, which `restore` checks too; held for its `Drop` only.
+    Sqlite(#[allow(dead_code)] outage_store_sqlite::ServeLock),
+    /// The PostgreSQL leader lock (a session advisory lock on a connection of its own): the
+    /// instance holding it detects and delivers, the others are standbys.
     Postgres(Box<outage_store_postgres::PostgresStore>),
 }
 
-/// Takes the one-`serve`-per-database lock of the configured store (`None`: the store needs
-/// none, e.g. in memory).
+impl ServeGuard {
+    /// Whether several instances may serve on this store, one leading.
+    pub fn shared(&self) -> bool {
+        matches!(self, ServeGuard::Postgres(_))
+    }
+
+    /// Takes or keeps the lead (`Ok(false)`: another instance leads; `Err`: the database cannot
+    /// be asked, so this instance must not lead). SQLite: always the leader.
+    pub async fn try_lead(&self) -> anyhow::Result<bool> {
+        match self {
+            ServeGuard::Sqlite(_) => Ok(true),
+            ServeGuard::Postgres(pg) => Ok(pg.try_lead().await?),
+        }
+    }
+
+    /// Gives the lead up at once (shutdown), so a standby takes over without waiting.
+    pub async fn resign(&self) {
+        if let ServeGuard::Postgres(pg) = self
+            && let Err(e) = pg.resign().await
+        {
+            tracing::warn!(error = %e, "cannot release the leader lock; it ends with the connection");
+        }
+    }
+}
+
+/// Takes the one-`serve`-per-database lock of the configured store, or for PostgreSQL opens
+/// the connection that competes for the lead (`None`: the store needs none, e.g. in memory).
 pub async fn serve_guard(cfg: &Config) -> anyhow::Result<Option<ServeGuard>> {
     if let Some(db) = sqlite_file(cfg)? {
         return Ok(Some(ServeGuard::Sqlite(
@@ -142,13 +166,6 @@ pub async fn serve_guard(cfg: &Config) -> anyhow::Result<Option<ServeGuard>> {
         // Only its dedicated leader connection is used; the store proper has its own pool.
         pg_cfg.max_connections = 1;
         let pg = outage_store_postgres::PostgresStore::open(&pg_cfg).await?;
-        if !pg.try_lead().await? {
-            anyhow::bail!(
-                "another `outage-monitor serve` is running on the PostgreSQL database {} (it holds \
-                 the leader lock); run one per database",
-                redact_url(url)
-            );
-        }
         return Ok(Some(ServeGuard::Postgres(Box::new(pg))));
     }
     Ok(None)

@@ -41,18 +41,108 @@ pub struct Monitor {
     pub addr: SocketAddr,
     tasks: EngineTasks,
     source: JoinHandle<()>,
-    retention: JoinHandle<()>,
-    diagrams: Option<JoinHandle<()>>,
     panel: Option<JoinHandle<()>>,
-    bots: Vec<JoinHandle<()>>,
-    _serve_lock: Option<ServeGuard>,
+    /// What only the leader runs (diagrams, bots, retention) and, on a shared store, the task
+    /// that competes for the lead.
+    leader: Arc<tokio::sync::Mutex<Duties>>,
+    leadership: Option<JoinHandle<()>>,
+    serve_lock: Option<Arc<ServeGuard>>,
     shutdown: CancellationToken,
+}
+
+/// The leader-only tasks: started when this instance leads, stopped the moment it does not.
+struct Duties {
+    cfg: Config,
+    engine: Engine,
+    store: Arc<dyn StatusStore>,
+    renderer: Arc<dyn outage_core::render::DiagramRenderer>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    clock: SharedClock,
+    running: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
+}
+
+impl Duties {
+    /// Starts the diagram scheduler, the chat bots and retention (once).
+    fn start(&mut self, shutdown: &CancellationToken) -> Result<()> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let stop = shutdown.child_token();
+        let mut tasks = Vec::new();
+        let bots: Vec<_> = self
+            .notifiers
+            .iter()
+            .filter(|n| n.answers_commands())
+            .cloned()
+            .collect();
+        if !bots.is_empty() {
+            // Bots answer from the leader only: one `getUpdates` poller per bot token.
+            let query: Arc<dyn outage_core::notify::MonitorQuery> = Arc::new(EngineQuery::new(
+                self.engine.clone(),
+                self.store.clone(),
+                self.renderer.clone(),
+                self.clock.clone(),
+                self.cfg.monitor.timezone,
+            ));
+            for n in bots {
+                let (query, stop) = (query.clone(), stop.clone());
+                tasks.push(tokio::spawn(
+                    async move { n.answer_commands(query, stop).await },
+                ));
+            }
+        }
+        if self.cfg.diagram.enabled {
+            let scheduler = DiagramScheduler::new(
+                &self.cfg.diagram,
+                self.cfg.monitor.timezone,
+                self.cfg.monitor.language,
+                self.store.clone(),
+                self.renderer.clone(),
+                self.notifiers.clone(),
+                self.clock.clone(),
+            )
+            .context("[diagram] schedule")?;
+            if scheduler.has_targets() {
+                tasks.push(tokio::spawn(scheduler.run(stop.clone())));
+            }
+        }
+        tasks.push(tokio::spawn(retention_loop(
+            self.store.clone(),
+            self.clock.clone(),
+            self.cfg.retention.clone(),
+            stop.clone(),
+        )));
+        self.running = Some((stop, tasks));
+        Ok(())
+    }
+
+    /// Stops them; a post or edit in flight gets a moment (its stored state stays consistent
+    /// either way: the next leader redraws whatever is due).
+    async fn stop(&mut self) {
+        if let Some((stop, tasks)) = self.running.take() {
+            stop.cancel();
+            for t in tasks {
+                let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+            }
+        }
+    }
 }
 
 impl Monitor {
     /// Opens the store, starts the engine and the HTTP source (on `listener` if given).
     pub async fn start(cfg: &Config, listener: Option<std::net::TcpListener>) -> Result<Monitor> {
-        let serve_lock = crate::plugins::serve_guard(cfg).await?;
+        let serve_lock = crate::plugins::serve_guard(cfg).await?.map(Arc::new);
+        let shared = serve_lock.as_ref().is_some_and(|g| g.shared());
+        let leading = match &serve_lock {
+            Some(g) if shared => match g.try_lead().await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot ask for the lead; starting as a standby");
+                    false
+                }
+            },
+            _ => true,
+        };
         let store = crate::context::open_store(cfg).await?;
         let mut notifiers = registry::build_notifiers(cfg).context("notifier configuration")?;
         if notifiers.is_empty() {
@@ -68,19 +158,19 @@ impl Monitor {
         let clock: SharedClock = Arc::new(SystemClock);
         let metrics = Arc::new(Metrics::default());
         let names: Vec<String> = notifiers.iter().map(|n| n.name().to_string()).collect();
-        let diagram_notifiers = notifiers.clone();
+        let duty_notifiers = notifiers.clone();
         let panel_notifiers = notifiers.clone();
-        let bot_notifiers: Vec<_> = notifiers
-            .iter()
-            .filter(|n| n.answers_commands())
-            .cloned()
-            .collect();
-        let (engine, tasks) = Engine::start(
+        let engine_cfg = EngineConfig {
+            shared_store: shared,
+            ..EngineConfig::from_config(cfg)
+        };
+        let (engine, tasks) = Engine::start_as(
             store.clone(),
             notifiers,
             clock.clone(),
             metrics.clone(),
-            EngineConfig::from_config(cfg),
+            engine_cfg,
+            leading,
         )
         .await
         .context("cannot start the engine")?;
@@ -133,54 +223,41 @@ impl Monitor {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
-        // Chat bots answer from this process, which detects and delivers for the database.
-        let bots = if bot_notifiers.is_empty() {
-            Vec::new()
-        } else {
-            let query: Arc<dyn outage_core::notify::MonitorQuery> = Arc::new(EngineQuery::new(
-                engine.clone(),
-                store.clone(),
-                renderer.clone(),
-                clock.clone(),
-                cfg.monitor.timezone,
-            ));
-            bot_notifiers
-                .into_iter()
-                .map(|n| {
-                    let (query, stop) = (query.clone(), shutdown.clone());
-                    tokio::spawn(async move { n.answer_commands(query, stop).await })
-                })
-                .collect()
-        };
-        let diagrams = if cfg.diagram.enabled {
-            let scheduler = DiagramScheduler::new(
-                &cfg.diagram,
-                cfg.monitor.timezone,
-                cfg.monitor.language,
-                store.clone(),
-                renderer,
-                diagram_notifiers,
-                clock.clone(),
-            )
-            .context("[diagram] schedule")?;
-            scheduler
-                .has_targets()
-                .then(|| tokio::spawn(scheduler.run(shutdown.clone())))
-        } else {
-            None
-        };
-        let retention = tokio::spawn(retention_loop(
-            store.clone(),
+        let mut duties = Duties {
+            cfg: cfg.clone(),
+            engine: engine.clone(),
+            store: store.clone(),
+            renderer,
+            notifiers: duty_notifiers,
             clock,
-            cfg.retention.clone(),
-            shutdown.clone(),
-        ));
+            running: None,
+        };
+        if leading {
+            duties.start(&shutdown)?;
+        }
+        let leader = Arc::new(tokio::sync::Mutex::new(duties));
+        let leadership = match &serve_lock {
+            Some(g) if shared => Some(tokio::spawn(leadership_loop(
+                g.clone(),
+                engine.clone(),
+                leader.clone(),
+                shutdown.clone(),
+            ))),
+            _ => None,
+        };
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             %addr,
             store = %redact_url(cfg.store.url.expose()),
             locations = engine.locations().len(),
             notifiers = %names.join(","),
+            role = if !shared {
+                "alone"
+            } else if leading {
+                "leader"
+            } else {
+                "standby (another instance leads)"
+            },
             "outage-monitor is running"
         );
         Ok(Monitor {
@@ -189,11 +266,10 @@ impl Monitor {
             addr,
             tasks,
             source,
-            retention,
-            diagrams,
             panel: panel_task,
-            bots,
-            _serve_lock: serve_lock,
+            leader,
+            leadership,
+            serve_lock,
             shutdown,
         })
     }
@@ -205,16 +281,81 @@ impl Monitor {
         if let Some(p) = self.panel {
             let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
         }
-        self.retention.abort();
-        for b in self.bots {
-            let _ = tokio::time::timeout(Duration::from_secs(2), b).await;
+        if let Some(l) = self.leadership {
+            let _ = l.await;
         }
-        if let Some(d) = self.diagrams {
-            // A post or edit in flight gets a moment; its stored state stays consistent either
-            // way (the next start redraws whatever is due).
-            let _ = tokio::time::timeout(Duration::from_secs(2), d).await;
-        }
+        self.leader.lock().await.stop().await;
         self.tasks.shutdown().await;
+        // Last: the pending writes are flushed, so a standby that takes over now sees them.
+        if let Some(g) = &self.serve_lock {
+            g.resign().await;
+        }
+    }
+}
+
+/// How often a standby asks for the lead and a leader checks it still holds it.
+const LEAD_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// On a shared store: a standby asks for the lead every [`LEAD_CHECK_EVERY`] and, once it
+/// holds it, takes over ([`Engine::promote`]) and starts the leader's duties; a leader checks
+/// its lock connection as often and, the moment it cannot, stops detecting and delivering
+/// ([`Engine::demote`]) and goes back to being a standby.
+async fn leadership_loop(
+    guard: Arc<ServeGuard>,
+    engine: Engine,
+    duties: Arc<tokio::sync::Mutex<Duties>>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(LEAD_CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut quiet_errors = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let held = guard.try_lead().await;
+        if engine.is_leader() {
+            if let Ok(true) = held {
+                continue;
+            }
+            engine.demote();
+            duties.lock().await.stop().await;
+            match held {
+                Err(e) => {
+                    tracing::error!(error = %e, "lost the connection that holds the lead: this instance stopped detecting and delivering and is a standby now")
+                }
+                _ => tracing::error!(
+                    "another instance holds the lead: this instance stopped detecting and delivering and is a standby now"
+                ),
+            }
+            continue;
+        }
+        match held {
+            Ok(true) => {
+                let started = std::time::Instant::now();
+                if let Err(e) = engine.promote().await {
+                    tracing::error!(error = %e, "cannot take over from the store; giving the lead back");
+                    guard.resign().await;
+                    continue;
+                }
+                if let Err(e) = duties.lock().await.start(&shutdown) {
+                    tracing::error!(error = %e, "cannot start the leader's diagrams and bots");
+                }
+                quiet_errors = false;
+                tracing::info!(
+                    took_ms = started.elapsed().as_millis() as u64,
+                    locations = engine.locations().len(),
+                    "this instance leads now: it detects outages and delivers alerts"
+                );
+            }
+            Ok(false) => quiet_errors = false,
+            Err(e) if !quiet_errors => {
+                quiet_errors = true;
+                tracing::warn!(error = %e, "cannot ask for the lead; staying a standby and retrying");
+            }
+            Err(_) => {}
+        }
     }
 }
 

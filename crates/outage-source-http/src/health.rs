@@ -42,8 +42,20 @@ impl Handler for Readyz {
         res: &mut Response,
         _ctrl: &mut FlowCtrl,
     ) {
+        // Which role this instance has when several share a PostgreSQL store: `leader`
+        // (detects and delivers; always so for one instance) or `standby`.
+        let leader = self.state.ctx.metrics.is_leader();
+        let role = if leader { "leader" } else { "standby" };
+        res.headers_mut()
+            .insert("x-outage-role", salvo::http::HeaderValue::from_static(role));
         match self.state.readiness().await {
-            Ok(()) => reply::text(res, StatusCode::OK, TEXT, "ok\n"),
+            Ok(()) if leader => reply::text(res, StatusCode::OK, TEXT, "ok\n"),
+            Ok(()) => reply::text(
+                res,
+                StatusCode::OK,
+                TEXT,
+                "ok: standby (takes heartbeats; another instance leads)\n",
+            ),
             Err(why) => reply::error(res, StatusCode::SERVICE_UNAVAILABLE, why),
         }
     }

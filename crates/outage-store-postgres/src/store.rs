@@ -328,7 +328,97 @@ sql_status_store!(PostgresStore {
     async fn backup(&self, _path: &Path) -> Result<(), StoreError> {
         Err(StoreError::Unsupported(BACKUP_UNSUPPORTED))
     }
+
+    /// Records the batch, then announces it on [`RELAY_CHANNEL`] (`pg_notify`, in payloads
+    /// under PostgreSQL's 8000-byte limit) for the leader's [`Self::relayed_heartbeats`]. The
+    /// announcement follows the commit, so the leader never hears of a beat that is not stored;
+    /// if it is lost, the leader still re-reads a location before declaring it down.
+    async fn relay_heartbeats(
+        &self,
+        beats: &[Heartbeat],
+        alive_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        outage_store_sql::Shared(self)
+            .record_heartbeats(beats, alive_at)
+            .await?;
+        for payload in relay_payloads(beats) {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(RELAY_CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await
+            {
+                // Stored already: only the leader's early notice is lost.
+                tracing::warn!(error = %self.err(e), "cannot relay heartbeats to the leader");
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Listens on [`RELAY_CHANNEL`] on a connection of its own (re-made when it drops).
+    async fn relayed_heartbeats(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Vec<Heartbeat>>>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(self.e())?;
+        listener.listen(RELAY_CHANNEL).await.map_err(self.e())?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let shown = self.shown.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(n) => match serde_json::from_str::<Vec<Heartbeat>>(n.payload()) {
+                        Ok(batch) => {
+                            if tx.send(batch).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "ignoring a malformed heartbeat relay"),
+                    },
+                    Err(e) => {
+                        // `recv` reconnects on the next call; beats relayed meanwhile are in the
+                        // store and are re-read before any location is declared down.
+                        tracing::warn!(database = %shown, error = %e, "heartbeat relay connection lost; reconnecting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
 });
+
+/// The `LISTEN`/`NOTIFY` channel standbys relay their heartbeat batches on (per database).
+pub const RELAY_CHANNEL: &str = "outage_monitor_heartbeats";
+
+/// Largest relay payload: PostgreSQL refuses `NOTIFY` payloads of 8000 bytes or more.
+const RELAY_PAYLOAD_MAX: usize = 7_000;
+
+/// The beats as JSON arrays of at most [`RELAY_PAYLOAD_MAX`] bytes each (a beat is ~150).
+fn relay_payloads(beats: &[Heartbeat]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::from("[");
+    for b in beats {
+        let Ok(one) = serde_json::to_string(b) else {
+            continue;
+        };
+        if cur.len() > 1 && cur.len() + one.len() + 2 > RELAY_PAYLOAD_MAX {
+            cur.push(']');
+            out.push(std::mem::replace(&mut cur, String::from("[")));
+        }
+        if cur.len() > 1 {
+            cur.push(',');
+        }
+        cur.push_str(&one);
+    }
+    if cur.len() > 1 {
+        cur.push(']');
+        out.push(cur);
+    }
+    out
+}
 
 /// What `backup` says: PostgreSQL has its own tools for consistent copies.
 pub const BACKUP_UNSUPPORTED: &str = "`backup` of a PostgreSQL database (use PostgreSQL's own \
@@ -493,5 +583,36 @@ mod tests {
     #[test]
     fn the_leader_key_spells_its_name() {
         assert_eq!(&LEADER_LOCK_KEY.to_be_bytes(), b"outage-m");
+    }
+}
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+    use outage_core::domain::{DeviceFacts, LocationId};
+
+    #[test]
+    fn relay_payloads_stay_under_the_notify_limit_and_keep_every_beat_in_order() {
+        let beats: Vec<Heartbeat> = (0..500)
+            .map(|i| Heartbeat {
+                location_id: LocationId(i),
+                received_at: chrono::DateTime::from_timestamp(1_700_000_000 + i, 0)
+                    .unwrap_or_default(),
+                facts: DeviceFacts {
+                    boot_id: Some(format!("boot-{i}")),
+                    uptime_s: Some(42),
+                    ..DeviceFacts::default()
+                },
+            })
+            .collect();
+        let payloads = relay_payloads(&beats);
+        assert!(payloads.len() > 1, "500 beats need several payloads");
+        assert!(payloads.iter().all(|p| p.len() < RELAY_PAYLOAD_MAX));
+        let back: Vec<Heartbeat> = payloads
+            .iter()
+            .flat_map(|p| serde_json::from_str::<Vec<Heartbeat>>(p).unwrap())
+            .collect();
+        assert_eq!(back, beats);
+        assert!(relay_payloads(&[]).is_empty());
     }
 }

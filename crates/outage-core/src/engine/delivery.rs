@@ -40,6 +40,9 @@ pub(crate) struct Worker {
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
     pub shutdown: CancellationToken,
+    /// Whether this instance leads ([`crate::engine::Engine::is_leader`]): a standby claims
+    /// nothing from the outbox, and a leader that loses the lead stops between two deliveries.
+    pub leading: tokio::sync::watch::Receiver<bool>,
     /// When a message last went to each `(notifier, chat)`, and which locations it was about
     /// (for burst windows).
     pub last_sent: HashMap<(String, String), (DateTime<Utc>, Vec<LocationId>)>,
@@ -52,6 +55,14 @@ impl Worker {
         loop {
             if self.shutdown.is_cancelled() {
                 return;
+            }
+            if !*self.leading.borrow() {
+                let mut leading = self.leading.clone();
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return,
+                    _ = leading.wait_for(|l| *l) => {}
+                }
+                continue;
             }
             let now = self.clock.now();
             let items = match self.store.claim_notifications(now, 64).await {
@@ -72,6 +83,9 @@ impl Worker {
             for item in items {
                 if self.shutdown.is_cancelled() {
                     return;
+                }
+                if !*self.leading.borrow() {
+                    break;
                 }
                 match self.held_until(&item) {
                     Some(t) => held = Some(held.map_or(t, |h| h.min(t))),

@@ -165,6 +165,30 @@ impl LocState {
         (st, transition)
     }
 
+    /// The state an instance takes over from the leader before it (a standby promoted, or a
+    /// standby following the leader): unlike [`Self::resume`] nobody was blind meanwhile — the
+    /// stored `last_seen` holds every beat any instance took — so a location that was up stays
+    /// up with its deadline at `last_seen + timeout` (no start-up grace, no `unknown` stretch),
+    /// and one whose deadline passed while the leader was gone is declared down at once, from
+    /// its last heartbeat. Other states resume as after a restart.
+    pub fn take_over(
+        rec: &LocationRecord,
+        now: DateTime<Utc>,
+        rules: &Rules,
+    ) -> (Self, Option<Transition>) {
+        let (mut st, transition) = Self::resume(rec, now, Some(now), rules);
+        // No start-up grace: the deadline is the location's own.
+        st.engine_started = DateTime::<Utc>::UNIX_EPOCH;
+        if rec.runtime.status == Some(Status::Up) && !st.is_paused(now) && st.open.is_none() {
+            st.status = Status::Up;
+            st.blind_gap = false;
+            st.arm(rules);
+            return (st, None);
+        }
+        st.arm(rules);
+        (st, transition)
+    }
+
     /// Whether a pause covers `now`.
     pub fn is_paused(&self, now: DateTime<Utc>) -> bool {
         self.loc.paused_until.is_some_and(|u| u > now)

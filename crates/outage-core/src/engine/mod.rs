@@ -61,6 +61,10 @@ pub struct EngineConfig {
     pub sync_every: Duration,
     /// Capacity of the heartbeat queue to the writer.
     pub queue: usize,
+    /// Several instances serve on this store (PostgreSQL with standbys): before a location is
+    /// declared down its stored `last_seen` is read again, so a beat that reached another
+    /// instance (and whose relay was missed) still counts.
+    pub shared_store: bool,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +74,7 @@ impl Default for EngineConfig {
             flush_every: Duration::from_secs(1),
             sync_every: Duration::from_secs(5),
             queue: 65_536,
+            shared_store: false,
         }
     }
 }
@@ -154,6 +159,17 @@ fn status_of(code: u8) -> Status {
     }
 }
 
+/// How [`Engine::load`] reads the stored state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// A (re)start: the monitor may have been away ([`LocState::resume`]).
+    Restart,
+    /// A standby following the leader: loaded as it left things, nothing written.
+    Follow,
+    /// A standby promoted to leader ([`LocState::take_over`]).
+    TakeOver,
+}
+
 /// Earliest wake-up first.
 type TimerHeap = BinaryHeap<Reverse<(DateTime<Utc>, LocationId)>>;
 
@@ -173,6 +189,9 @@ struct Inner {
     committer: committer::Committer,
     ready: AtomicBool,
     shutdown: CancellationToken,
+    /// Whether this instance leads: runs detection and delivery. A standby only takes beats,
+    /// persists and relays them ([`Engine::start_standby`], [`Engine::promote`]).
+    leading: tokio::sync::watch::Sender<bool>,
     /// `StatusStore::locations_version` read before the last full listing (load or sync).
     synced_version: Mutex<Option<i64>>,
     /// When the last store look-up for an unknown key started ([`UNKNOWN_KEY_RECHECK`]).
@@ -231,7 +250,34 @@ impl Engine {
         metrics: Arc<Metrics>,
         cfg: EngineConfig,
     ) -> Result<(Engine, EngineTasks), EngineError> {
+        Self::start_as(store, notifiers, clock, metrics, cfg, true).await
+    }
+
+    /// Starts a standby: the state is loaded as the leader left it (nothing is written), and
+    /// heartbeats are taken, persisted and relayed to the leader
+    /// ([`StatusStore::relay_heartbeats`]), but nothing is detected or delivered until
+    /// [`Self::promote`].
+    pub async fn start_standby(
+        store: Arc<dyn StatusStore>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        cfg: EngineConfig,
+    ) -> Result<(Engine, EngineTasks), EngineError> {
+        Self::start_as(store, notifiers, clock, metrics, cfg, false).await
+    }
+
+    /// [`Self::start`] when `leading`, else [`Self::start_standby`].
+    pub async fn start_as(
+        store: Arc<dyn StatusStore>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        cfg: EngineConfig,
+        leading: bool,
+    ) -> Result<(Engine, EngineTasks), EngineError> {
         let shutdown = CancellationToken::new();
+        metrics.set_leader(leading);
         let (beats_tx, beats_rx) = mpsc::channel(cfg.queue.max(1));
         let started_at = clock.now();
         let (committer, committer_task) =
@@ -252,11 +298,14 @@ impl Engine {
             committer,
             ready: AtomicBool::new(false),
             shutdown: shutdown.clone(),
+            leading: tokio::sync::watch::Sender::new(leading),
             synced_version: Mutex::new(None),
             unknown_key_check: tokio::sync::Mutex::new(None),
         });
         let engine = Engine { inner };
-        engine.load().await?;
+        engine
+            .load(if leading { Load::Restart } else { Load::Follow })
+            .await?;
 
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(committer_task));
@@ -266,6 +315,7 @@ impl Engine {
             beats_rx,
             cfg.flush_every,
             shutdown.clone(),
+            engine.inner.leading.subscribe(),
         )));
         let e = engine.clone();
         tasks.push(tokio::spawn(async move { e.timer_loop().await }));
@@ -281,25 +331,71 @@ impl Engine {
             metrics,
             wake: engine.inner.delivery_wake.clone(),
             shutdown: shutdown.clone(),
+            leading: engine.inner.leading.subscribe(),
             last_sent: HashMap::new(),
         };
         tasks.push(tokio::spawn(worker.run()));
+        match engine.inner.store.relayed_heartbeats().await {
+            Ok(Some(mut relayed)) => {
+                let (e, stop) = (engine.clone(), shutdown.clone());
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            got = relayed.recv() => match got {
+                                Some(batch) => e.apply_relayed(batch).await,
+                                None => return,
+                            },
+                        }
+                    }
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot listen for heartbeats relayed by other instances; their beats count \
+                 only when a location is about to be declared down"
+            ),
+        }
         engine.inner.ready.store(true, Ordering::Release);
         Ok((engine, EngineTasks { shutdown, tasks }))
     }
 
-    async fn load(&self) -> Result<(), EngineError> {
+    async fn load(&self, how: Load) -> Result<(), EngineError> {
         // The version first: a change made while loading only costs one more listing later.
         let version = self.inner.store.locations_version().await?;
-        let snap = self.inner.store.load_runtime().await?;
-        let now = self.inner.started_at;
+        let mut snap = self.inner.store.load_runtime().await?;
+        let now = match how {
+            Load::Restart => self.inner.started_at,
+            Load::Follow | Load::TakeOver => self.inner.clock.now(),
+        };
+        if how == Load::TakeOver {
+            // Beats this instance took as a standby may not be flushed yet: its memory wins
+            // where it is newer than the store.
+            let old = read(&self.inner.slots);
+            for rec in &mut snap.locations {
+                if let Some(slot) = old.get(&rec.location.id)
+                    && let Ok(st) = slot.state.try_lock()
+                    && st.last_seen > rec.runtime.last_seen
+                {
+                    rec.runtime.last_seen = st.last_seen;
+                    rec.runtime.last_facts = st.facts.clone();
+                }
+            }
+        }
         let mut transitions = Vec::new();
         let mut by_key = HashMap::with_capacity(snap.locations.len());
         let mut slots = HashMap::with_capacity(snap.locations.len());
         let mut heap = BinaryHeap::with_capacity(snap.locations.len());
         for rec in &snap.locations {
-            let (st, t) = LocState::resume(rec, now, snap.monitor_alive_at, &self.inner.cfg.rules);
-            if let Some(t) = t {
+            let rules = &self.inner.cfg.rules;
+            let (st, t) = match how {
+                Load::Restart => LocState::resume(rec, now, snap.monitor_alive_at, rules),
+                Load::Follow | Load::TakeOver => LocState::take_over(rec, now, rules),
+            };
+            if let Some(t) = t
+                && how != Load::Follow
+            {
                 transitions.push(t);
             }
             let wake = st.next_wake(&self.inner.cfg.rules);
@@ -311,7 +407,9 @@ impl Engine {
             by_key.insert(rec.key_hash, rec.location.id);
             slots.insert(rec.location.id, slot);
         }
-        self.inner.store.apply_transitions(&transitions).await?;
+        if !transitions.is_empty() {
+            self.inner.store.apply_transitions(&transitions).await?;
+        }
         *write(&self.inner.by_key) = by_key;
         *write(&self.inner.slots) = slots;
         *lock(&self.inner.timers) = heap;
@@ -319,9 +417,46 @@ impl Engine {
         tracing::info!(
             locations = snap.locations.len(),
             monitor_last_alive = ?snap.monitor_alive_at,
+            role = match how {
+                Load::Restart => "start",
+                Load::Follow => "standby",
+                Load::TakeOver => "take-over",
+            },
             "engine state loaded"
         );
         Ok(())
+    }
+
+    /// Whether this instance leads (detects and delivers). Always true for [`Self::start`].
+    pub fn is_leader(&self) -> bool {
+        *self.inner.leading.borrow()
+    }
+
+    /// A standby becomes the leader: reloads every location from the store as the previous
+    /// leader left it ([`LocState::take_over`]: whatever is past its deadline is declared down
+    /// now, nothing up is marked unknown), then starts detecting and delivering (the outbox
+    /// as the previous leader left it). A no-op on a leader.
+    pub async fn promote(&self) -> Result<(), EngineError> {
+        if self.is_leader() {
+            return Ok(());
+        }
+        self.load(Load::TakeOver).await?;
+        self.inner.leading.send_replace(true);
+        self.inner.metrics.set_leader(true);
+        self.inner.timer_wake.notify_one();
+        self.inner.delivery_wake.notify_one();
+        Ok(())
+    }
+
+    /// Stops leading at once (the lead was lost): no state change is written and nothing is
+    /// delivered from here on; heartbeats are still taken and relayed. [`Self::promote`]
+    /// reloads from the store when the lead comes back.
+    pub fn demote(&self) {
+        if self.inner.leading.send_replace(false) {
+            self.inner.metrics.set_leader(false);
+            self.inner.timer_wake.notify_one();
+            self.inner.delivery_wake.notify_one();
+        }
     }
 
     /// The instant the engine started.
@@ -501,7 +636,15 @@ impl Engine {
     }
 
     async fn timer_loop(&self) {
+        let mut leading = self.inner.leading.subscribe();
         loop {
+            if !*leading.borrow_and_update() {
+                tokio::select! {
+                    _ = self.inner.shutdown.cancelled() => return,
+                    _ = leading.wait_for(|l| *l) => {}
+                }
+                continue;
+            }
             let next = lock(&self.inner.timers).peek().map(|r| r.0.0);
             let wait = next.map(|at| until(self.inner.clock.now(), at));
             tokio::select! {
@@ -552,6 +695,9 @@ impl Engine {
     }
 
     async fn wake_location(&self, id: LocationId, now: DateTime<Utc>) {
+        if !self.is_leader() {
+            return;
+        }
         let Some(slot) = read(&self.inner.slots).get(&id).cloned() else {
             return;
         };
@@ -561,7 +707,36 @@ impl Engine {
         let rules = &self.inner.cfg.rules;
         let deadline = st.deadline;
         let mut next = st.clone();
-        if let Some(t) = next.on_wake(now, rules) {
+        let mut woke = next.on_wake(now, rules);
+        if self.inner.cfg.shared_store
+            && woke.as_ref().is_some_and(|t| t.status == Status::Down)
+            && st.status != Status::Down
+        {
+            // Another instance may have taken a beat this one has not heard of.
+            match self.inner.store.get_location(id).await {
+                Ok(Some(rec)) if rec.runtime.last_seen > st.last_seen => {
+                    if let Some(seen) = rec.runtime.last_seen {
+                        drop(st);
+                        self.apply_beat(id, rec.runtime.last_facts, seen, false)
+                            .await
+                            .ok();
+                        // The beat re-armed the location; look again at the new deadline.
+                        self.schedule(&slot, id, now);
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(location = %id, error = %e, "cannot re-read a location before declaring it down; retrying in 1 s");
+                    drop(st);
+                    self.schedule(&slot, id, now + chrono::TimeDelta::seconds(1));
+                    return;
+                }
+            }
+            next = st.clone();
+            woke = next.on_wake(now, rules);
+        }
+        if let Some(t) = woke {
             let was_down = st.status != Status::Down && next.status == Status::Down;
             match self.commit(&mut next, t).await {
                 Ok(()) => {
@@ -595,6 +770,11 @@ impl Engine {
     /// Writes a transition (with notifications fanned out per notifier) and fixes up the state
     /// with the id of an opened event.
     async fn commit(&self, st: &mut LocState, mut t: Transition) -> Result<(), StoreError> {
+        if !self.is_leader() {
+            return Err(StoreError::Unavailable(
+                "this instance is a standby; the leader records state changes".into(),
+            ));
+        }
         let alerts: Vec<_> = t.notifications.drain(..).map(|n| n.alert).collect();
         let targets = crate::notify::targets(&self.inner.notifiers, &st.loc);
         for alert in alerts {
@@ -628,6 +808,40 @@ impl Engine {
         if self.inner.shutdown.is_cancelled() {
             return Err(BeatRejection::Unavailable("shutting down".into()));
         }
+        let now = self.inner.clock.now();
+        let ack = self.apply_beat(id, facts.clone(), now, true).await?;
+        let beat = Heartbeat {
+            location_id: id,
+            received_at: now,
+            facts,
+        };
+        if self.inner.beats_tx.send(beat).await.is_err() {
+            return Err(BeatRejection::Unavailable("shutting down".into()));
+        }
+        self.inner.metrics.heartbeat_received();
+        Ok(ack)
+    }
+
+    /// Heartbeats another instance took and relayed ([`StatusStore::relayed_heartbeats`]):
+    /// applied like this instance's own, at the time they arrived there, unless this instance
+    /// already knows a later beat of the location. They are in the store already.
+    pub async fn apply_relayed(&self, beats: Vec<Heartbeat>) {
+        for b in beats {
+            let at = b.received_at.min(self.inner.clock.now());
+            let _ = self.apply_beat(b.location_id, b.facts, at, false).await;
+        }
+    }
+
+    /// Applies one beat at `at` to a location's state (a standby only notes it). `own`: the
+    /// beat reached this instance now; else it is relayed or re-read and is skipped when a
+    /// later beat is known.
+    async fn apply_beat(
+        &self,
+        id: LocationId,
+        facts: DeviceFacts,
+        now: DateTime<Utc>,
+        own: bool,
+    ) -> Result<BeatAck, BeatRejection> {
         let slot = read(&self.inner.slots)
             .get(&id)
             .cloned()
@@ -636,10 +850,28 @@ impl Engine {
         if !st.loc.enabled {
             return Err(BeatRejection::Disabled);
         }
-        let now = self.inner.clock.now();
+        let timeout = st.loc.timeout;
+        if !own && st.last_seen.is_some_and(|seen| seen >= now) {
+            return Ok(BeatAck {
+                location_id: id,
+                status: st.status,
+                next_in: next_interval(timeout),
+            });
+        }
+        if !self.is_leader() {
+            // A standby keeps the last beat for its read views and for the take-over.
+            st.last_seen = Some(now);
+            st.facts = facts;
+            slot.mirror(&st);
+            return Ok(BeatAck {
+                location_id: id,
+                status: st.status,
+                next_in: next_interval(timeout),
+            });
+        }
         let rules = &self.inner.cfg.rules;
         let mut next = st.clone();
-        let outcome = next.on_beat(now, facts.clone(), rules);
+        let outcome = next.on_beat(now, facts, rules);
         if let Some(t) = outcome.transition
             && let Err(e) = self.commit(&mut next, t).await
         {
@@ -650,22 +882,12 @@ impl Engine {
         slot.mirror(&st);
         let new_wake = st.next_wake(rules);
         let status = st.status;
-        let timeout = st.loc.timeout;
         drop(st);
         // The heap keeps one entry per location: a later deadline is found when the earlier
         // entry fires, so `schedule` only pushes a wake-up earlier than the armed one.
         if let Some(w) = new_wake {
             self.schedule(&slot, id, w);
         }
-        let beat = Heartbeat {
-            location_id: id,
-            received_at: now,
-            facts,
-        };
-        if self.inner.beats_tx.send(beat).await.is_err() {
-            return Err(BeatRejection::Unavailable("shutting down".into()));
-        }
-        self.inner.metrics.heartbeat_received();
         Ok(BeatAck {
             location_id: id,
             status,

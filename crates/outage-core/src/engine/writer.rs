@@ -19,13 +19,17 @@ pub const MAX_BATCH: usize = 10_000;
 const MAX_BACKLOG: usize = 200_000;
 
 /// Runs until `shutdown` is cancelled and the channel is drained, then flushes once more.
+/// While `leading` is false (a standby instance) batches are relayed to the leader
+/// ([`StatusStore::relay_heartbeats`]).
 pub async fn run(
     store: Arc<dyn StatusStore>,
     clock: SharedClock,
     mut rx: mpsc::Receiver<Heartbeat>,
     flush_every: Duration,
     shutdown: CancellationToken,
+    leading: tokio::sync::watch::Receiver<bool>,
 ) {
+    let relay = || !*leading.borrow();
     let mut batch: Vec<Heartbeat> = Vec::with_capacity(1024);
     let mut tick = tokio::time::interval(flush_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -33,12 +37,12 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            _ = tick.tick() => flush(&*store, &clock, &mut batch).await,
+            _ = tick.tick() => flush(&*store, &clock, &mut batch, relay()).await,
             got = rx.recv() => match got {
                 Some(b) => {
                     batch.push(b);
                     if batch.len() >= MAX_BATCH {
-                        flush(&*store, &clock, &mut batch).await;
+                        flush(&*store, &clock, &mut batch, relay()).await;
                     }
                 }
                 None => break,
@@ -50,7 +54,7 @@ pub async fn run(
     while let Ok(b) = rx.try_recv() {
         batch.push(b);
     }
-    flush(&*store, &clock, &mut batch).await;
+    flush(&*store, &clock, &mut batch, relay()).await;
     if !batch.is_empty() {
         tracing::error!(
             lost = batch.len(),
@@ -59,11 +63,22 @@ pub async fn run(
     }
 }
 
-async fn flush(store: &dyn StatusStore, clock: &SharedClock, batch: &mut Vec<Heartbeat>) {
+async fn flush(
+    store: &dyn StatusStore,
+    clock: &SharedClock,
+    batch: &mut Vec<Heartbeat>,
+    relay: bool,
+) {
     let now = clock.now();
     for chunk_end in (0..batch.len().max(1)).step_by(MAX_BATCH) {
         let end = (chunk_end + MAX_BATCH).min(batch.len());
-        if let Err(e) = store.record_heartbeats(&batch[chunk_end..end], now).await {
+        let chunk = &batch[chunk_end..end];
+        let written = if relay {
+            store.relay_heartbeats(chunk, now).await
+        } else {
+            store.record_heartbeats(chunk, now).await
+        };
+        if let Err(e) = written {
             tracing::warn!(error = %e, pending = batch.len(), "heartbeat batch not written; will retry");
             batch.drain(..chunk_end);
             if batch.len() > MAX_BACKLOG {
