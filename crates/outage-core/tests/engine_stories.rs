@@ -1137,3 +1137,140 @@ async fn a_flood_of_unknown_keys_costs_the_store_a_few_small_queries() {
         "nothing changed, so nothing was listed"
     );
 }
+
+/// Two engines on one store, as two `serve` processes on one PostgreSQL database: `leader`
+/// detects and delivers, `standby` only takes beats (the memory store has no relay channel, so
+/// the leader learns of the standby's beats only by re-reading a location before declaring
+/// it down — the safety net behind the PostgreSQL relay).
+async fn leader_and_standby(
+    store: Arc<MemoryStore>,
+    rec: &RecordingNotifier,
+    clock: TokioClock,
+) -> ((Engine, EngineTasks), (Engine, EngineTasks)) {
+    let cfg = EngineConfig {
+        rules: World::quiet(),
+        shared_store: true,
+        ..EngineConfig::default()
+    };
+    let notifiers = || vec![Arc::new(rec.clone()) as Arc<dyn Notifier>];
+    let metrics = || Arc::new(Metrics::default());
+    let leader = Engine::start_as(
+        store.clone(),
+        notifiers(),
+        Arc::new(clock),
+        metrics(),
+        cfg.clone(),
+        true,
+    )
+    .await
+    .unwrap();
+    let standby = Engine::start_as(store, notifiers(), Arc::new(clock), metrics(), cfg, false)
+        .await
+        .unwrap();
+    (leader, standby)
+}
+
+#[tokio::test(start_paused = true)]
+async fn beats_through_a_standby_keep_a_location_up_and_a_promoted_standby_alerts_once() {
+    let store = Arc::new(MemoryStore::new());
+    let rec = RecordingNotifier::new("rec");
+    let clock = TokioClock::starting_at(outage_testkit::t0());
+    let loc = store
+        .create_location(
+            &NewLocation {
+                routes: Vec::new(),
+                name: "Home".into(),
+                timeout: TIMEOUT,
+                chat_id: None,
+            },
+            KeyHash::of("k"),
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    let ((leader, leader_tasks), (standby, standby_tasks)) =
+        leader_and_standby(store.clone(), &rec, clock).await;
+    assert!(leader.is_leader() && !standby.is_leader());
+    assert_eq!(
+        leader.heartbeat("k", facts("a", 10)).await.unwrap().status,
+        Status::Up
+    );
+
+    // Three timeouts of beats that reach only the standby: the leader declares nothing.
+    for i in 0..9 {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        standby
+            .heartbeat("k", facts("a", 20 + i * 10))
+            .await
+            .unwrap();
+    }
+    settle().await;
+    assert!(rec.kinds().is_empty(), "{:?}", rec.kinds());
+    assert!(
+        store
+            .list_events(&EventFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The leader dies; the standby is promoted while the device keeps beating through it.
+    leader_tasks.shutdown().await;
+    drop(leader);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    standby.promote().await.unwrap();
+    assert!(standby.is_leader());
+    for i in 0..6 {
+        standby
+            .heartbeat("k", facts("a", 200 + i * 10))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    assert!(
+        rec.kinds().is_empty(),
+        "no false alert at the takeover: {:?}",
+        rec.kinds()
+    );
+    let unknown = store
+        .list_intervals(loc.id, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == IntervalKind::Unknown)
+        .count();
+    assert_eq!(unknown, 0, "a takeover leaves no unknown stretch");
+
+    // The power goes: the new leader alerts once.
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(5)).await;
+    settle().await;
+    assert_eq!(rec.kinds(), vec![AlertKind::Outage]);
+
+    // Demoted (the lead lost), it writes and sends nothing, however long.
+    standby.demote();
+    standby.heartbeat("k", facts("b", 3)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    settle().await;
+    assert_eq!(rec.kinds(), vec![AlertKind::Outage]);
+    assert!(
+        store.list_events(&EventFilter::default()).await.unwrap()[0]
+            .ended_at
+            .is_none()
+    );
+
+    // Leading again, it reloads (the outage is still open) and the next beat restores.
+    standby.promote().await.unwrap();
+    standby.heartbeat("k", facts("b", 130)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(rec.kinds(), vec![AlertKind::Outage, AlertKind::Restored]);
+    assert_eq!(
+        store
+            .list_events(&EventFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    standby_tasks.shutdown().await;
+}

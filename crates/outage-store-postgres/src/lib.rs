@@ -22,10 +22,10 @@
 //! PostgreSQL ends its session and frees the lock, and the next `try_lead` of another instance
 //! wins; [`PostgresStore::resign`] hands it over at once.
 //!
-//! **Not wired in yet:** the `StatusStore` trait has no leadership hook, so `outage-monitor
-//! serve` does not call `try_lead`, and two `serve` processes on one database would both run
-//! detection and delivery. Making `serve` poll `try_lead` and start/stop its leader-only tasks
-//! accordingly is future work; until then run one `serve` per database.
+//! `outage-monitor serve` asks every second (`leadership_loop` in the binary): a standby that
+//! wins takes over, a leader whose lock connection fails stops leading at once. Standbys hand
+//! their heartbeats to the leader through the `StatusStore::relay_heartbeats` /
+//! `relayed_heartbeats` pair, here `LISTEN`/`NOTIFY` on [`store::RELAY_CHANNEL`].
 //!
 //! This crate must never depend on an HTTP framework or client, nor on another store: it is a
 //! database adapter and nothing more.
