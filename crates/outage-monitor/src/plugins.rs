@@ -171,6 +171,22 @@ pub async fn serve_guard(cfg: &Config) -> anyhow::Result<Option<ServeGuard>> {
     Ok(None)
 }
 
+/// For a PostgreSQL store: which instance leads now (`check-config`); `None` for other stores.
+pub async fn describe_leader(cfg: &Config) -> anyhow::Result<Option<String>> {
+    let url = cfg.store.url.expose();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    let mut pg_cfg = outage_store_postgres::PostgresConfig::from_options(&cfg.store_options())?;
+    pg_cfg.max_connections = 1;
+    let pg = outage_store_postgres::PostgresStore::open(&pg_cfg).await?;
+    let holder = pg.leader_holder().await?;
+    pg.close().await;
+    Ok(Some(holder.unwrap_or_else(|| {
+        "none: no `serve` is running on this database (the first to start leads)".into()
+    })))
+}
+
 /// Hashes a panel user's password the way the admin panel checks it (argon2id).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     Ok(outage_web_admin::auth::hash_password(password)?)

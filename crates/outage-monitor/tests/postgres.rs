@@ -128,6 +128,19 @@ fn two_instances_on_one_database_lead_and_stand_by_and_hand_over_without_repeati
     let b = s.serve(&env);
     assert!(is_leader(&a), "{:?}", get(&a, "/readyz"));
     assert!(is_standby(&b), "{:?}", get(&b, "/readyz"));
+    let check = Command::new(common::BIN)
+        .arg("check-config")
+        .env("OUTAGE_STORE__URL", &db.url)
+        .output()
+        .unwrap();
+    let says = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        says.contains(&format!(
+            "leader:     outage-monitor leader (pid {})",
+            a.child.id()
+        )),
+        "check-config names the leading instance: {says}"
+    );
     assert!(get(&a, "/metrics").1.contains("outage_leader 1"));
     assert!(get(&b, "/metrics").1.contains("outage_leader 0"));
     assert!(

@@ -40,6 +40,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 /// `classid = 1869968481` (`0x6f757461`), `objid = 1734684013` (`0x67652d6d`), `objsubid = 1`.
 pub const LEADER_LOCK_KEY: i64 = 0x6f75_7461_6765_2d6d;
 
+/// The `application_name` of the connection holding the leader lock (with the process id).
+pub const LEADER_APPLICATION_NAME: &str = "outage-monitor leader";
+
 /// Locks the existing locations among `$1` in id order and returns their ids.
 const LOCK_LOCATIONS_SQL: &str =
     "SELECT id FROM locations WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
@@ -180,9 +183,14 @@ impl PostgresStore {
             *leader = Leader::default();
         }
         if leader.conn.is_none() {
+            // Named so `check-config` (and `pg_stat_activity`) can tell which instance leads.
+            let named = self.connect.clone().application_name(&format!(
+                "{LEADER_APPLICATION_NAME} (pid {})",
+                std::process::id()
+            ));
             let conn = tokio::time::timeout(
                 connect_timeout(self.busy_timeout),
-                PgConnection::connect_with(&self.connect),
+                PgConnection::connect_with(&named),
             )
             .await
             .map_err(|_| {
@@ -217,6 +225,33 @@ impl PostgresStore {
                 Err(self.err(e))
             }
         }
+    }
+
+    /// Who holds the leader lock now, as one line ("outage-monitor leader (pid 4242) on
+    /// 10.0.0.11, connected since 2026-12-08 01:02:03 UTC"), or `None` when no instance leads.
+    pub async fn leader_holder(&self) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.application_name, host(a.client_addr), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 \
+             LIMIT 1",
+        )
+        .bind(LEADER_LOCK_KEY)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.e())?;
+        Ok(row.map(|(name, addr, since)| {
+            format!(
+                "{} on {}, connected since {} UTC",
+                name.filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "an unnamed session".into()),
+                addr.unwrap_or_else(|| "this host (local socket)".into()),
+                since.unwrap_or_else(|| "?".into())
+            )
+        }))
     }
 
     /// Gives up leadership at once (another instance's next [`Self::try_lead`] wins); the

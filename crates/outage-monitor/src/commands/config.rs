@@ -45,6 +45,9 @@ pub async fn check_config(cfg: Config, online: bool) -> Result<()> {
         let locations = store.list_locations().await?.len();
         println!("configuration OK");
         println!("  store:      {url} ({locations} locations)");
+        if let Some(leader) = crate::plugins::describe_leader(&cfg).await? {
+            println!("  leader:     {leader}");
+        }
         println!("  listen:     {}", cfg.server.listen);
         let users = match store.list_users().await {
             Ok(u) => Some(u.len()),
