@@ -93,14 +93,17 @@ pub enum NotifyError {
 
 impl NotifyError {
     /// What an HTTP answer other than 2xx usually means for a delivery: 429 is
-    /// [`NotifyError::RateLimited`] (after `retry_after`, else 30 s), 408, 425 and 5xx are
+    /// [`NotifyError::RateLimited`] (after `retry_after`, the text of the answer's
+    /// `Retry-After` header in seconds; else 30 s), 408, 425 and 5xx are
     /// [`NotifyError::Transient`], every other status is [`NotifyError::Permanent`] (the request
     /// itself is wrong: a bad URL, token or body). `detail` says who answered what, and is
     /// kept in the error.
-    pub fn from_http_status(status: u16, retry_after: Option<Duration>, detail: &str) -> Self {
+    pub fn from_http_status(status: u16, retry_after: Option<&str>, detail: &str) -> Self {
         match status {
             429 => NotifyError::RateLimited {
-                retry_after: retry_after.unwrap_or(Duration::from_secs(30)),
+                retry_after: retry_after
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map_or(Duration::from_secs(30), Duration::from_secs),
             },
             408 | 425 | 500..=599 => NotifyError::Transient(detail.to_string()),
             _ => NotifyError::Permanent(detail.to_string()),
@@ -789,10 +792,17 @@ mod tests {
             }
         );
         assert_eq!(
-            NotifyError::from_http_status(429, Some(Duration::from_secs(3)), "x"),
+            NotifyError::from_http_status(429, Some(" 3 "), "x"),
             NotifyError::RateLimited {
                 retry_after: Duration::from_secs(3)
             }
+        );
+        assert_eq!(
+            NotifyError::from_http_status(429, Some("Wed, 21 Oct 2015 07:28:00 GMT"), "x"),
+            NotifyError::RateLimited {
+                retry_after: Duration::from_secs(30)
+            },
+            "a date is not understood: the default wait"
         );
         for s in [408, 425, 500, 502, 503, 599] {
             assert_eq!(e(s), NotifyError::Transient("x".into()), "{s}");

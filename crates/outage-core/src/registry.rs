@@ -85,6 +85,17 @@ pub enum PluginError {
     Other(String),
 }
 
+impl PluginError {
+    /// [`PluginError::Config`] for section `section` (e.g. `notifiers.family`): what is wrong
+    /// and what would be right.
+    pub fn config(section: &str, reason: impl Into<String>) -> Self {
+        PluginError::Config {
+            section: section.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// What a plugin factory is given.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginContext<'a> {

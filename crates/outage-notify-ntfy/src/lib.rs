@@ -211,13 +211,6 @@ pub fn check_topic(topic: &str) -> Result<(), String> {
     }
 }
 
-fn invalid(section: &str, reason: impl Into<String>) -> PluginError {
-    PluginError::Config {
-        section: section.into(),
-        reason: reason.into(),
-    }
-}
-
 impl NtfyConfig {
     /// Reads the instance table `section` (e.g. `notifiers.ntfy`), which errors name.
     pub fn from_section(table: &serde_json::Value, section: &str) -> Result<Self, PluginError> {
@@ -237,7 +230,7 @@ impl NtfyConfig {
             Some(Topics::Many(ts)) => ts,
         };
         if topics.is_empty() {
-            return Err(invalid(
+            return Err(PluginError::config(
                 section,
                 "set `topic`, the ntfy topic to publish to (or a list of them), e.g. \"home-power-3f9c\"",
             ));
@@ -245,7 +238,7 @@ impl NtfyConfig {
         let mut unique: Vec<String> = Vec::new();
         for t in topics {
             let t = t.trim().to_string();
-            check_topic(&t).map_err(|r| invalid(section, format!("`topic`: {r}")))?;
+            check_topic(&t).map_err(|r| PluginError::config(section, format!("`topic`: {r}")))?;
             if !unique.contains(&t) {
                 unique.push(t);
             }
@@ -260,7 +253,7 @@ impl NtfyConfig {
             .ok()
             .is_none_or(|u| !matches!(u.scheme(), "http" | "https") || u.host_str().is_none())
         {
-            return Err(invalid(
+            return Err(PluginError::config(
                 section,
                 format!(
                     "`server` = `{server}` is not an http(s) URL; the default is {DEFAULT_SERVER}"
@@ -271,14 +264,14 @@ impl NtfyConfig {
             .map_err(|e| unreadable(e.into()))?;
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
-            return Err(invalid(
+            return Err(PluginError::config(
                 section,
                 "`timeout` must be more than 0 (e.g. \"10s\")",
             ));
         }
         for t in &raw.tags {
             if t.is_empty() || t.contains(',') {
-                return Err(invalid(
+                return Err(PluginError::config(
                     section,
                     format!("`tags` has `{t}`; a tag is a non-empty word without commas"),
                 ));
@@ -362,7 +355,7 @@ impl NtfyNotifier {
             ctx.config.monitor.language,
             ctx.config.monitor.timezone,
         )
-        .map_err(|e| invalid(&section, format!("cannot set up an HTTP client: {e}")))
+        .map_err(|e| PluginError::config(&section, format!("cannot set up an HTTP client: {e}")))
     }
 
     /// What is published for `alert` to `topic`.
@@ -464,13 +457,12 @@ impl Notifier for NtfyNotifier {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .map(str::to_owned);
             let what = resp.text().await.unwrap_or_default();
             let what: String = what.chars().take(200).collect();
             return Err(NotifyError::from_http_status(
                 status.as_u16(),
-                retry_after,
+                retry_after.as_deref(),
                 &format!(
                     "{server} answered {status} for topic {}: {}",
                     ctx.chat,

@@ -209,13 +209,6 @@ fn unreadable(
     }
 }
 
-fn invalid(section: &str, reason: impl Into<String>) -> PluginError {
-    PluginError::Config {
-        section: section.into(),
-        reason: reason.into(),
-    }
-}
-
 impl TelegramConfig {
     /// Settings with the defaults for everything but the token and the chat.
     pub fn new(bot_token: Secret, chat_id: ChatId) -> Self {
@@ -240,7 +233,7 @@ impl TelegramConfig {
     /// [`TelegramConfig::from_table`] for the instance whose table is `section` (e.g.
     /// `notifiers.family`), which the errors name.
     pub fn from_section(table: &serde_json::Value, section: &str) -> Result<Self, PluginError> {
-        let invalid = |r: String| invalid(section, r);
+        let invalid = |r: String| PluginError::config(section, r);
         let table = if table.is_null() {
             serde_json::Value::Object(Default::default())
         } else {

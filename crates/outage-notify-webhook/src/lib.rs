@@ -117,13 +117,6 @@ pub fn shown_url(url: &reqwest::Url) -> String {
     format!("{}://{host}{port}{rest}", url.scheme())
 }
 
-fn invalid(section: &str, reason: impl Into<String>) -> PluginError {
-    PluginError::Config {
-        section: section.into(),
-        reason: reason.into(),
-    }
-}
-
 impl WebhookConfig {
     /// Reads the instance table `section` (e.g. `notifiers.webhook`), which errors name.
     pub fn from_section(table: &serde_json::Value, section: &str) -> Result<Self, PluginError> {
@@ -138,7 +131,7 @@ impl WebhookConfig {
         };
         let raw: RawConfig = serde_json::from_value(table).map_err(|e| unreadable(e.into()))?;
         let url = raw.url.ok_or_else(|| {
-            invalid(
+            PluginError::config(
                 section,
                 "set `url`, the http(s) address to POST alerts to, e.g. \"https://example.org/outage-hook\"",
             )
@@ -147,7 +140,7 @@ impl WebhookConfig {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| {
-                invalid(
+                PluginError::config(
                     section,
                     "`url` is not an http(s) URL with a host, e.g. \"https://example.org/outage-hook\"",
                 )
@@ -155,7 +148,7 @@ impl WebhookConfig {
         let secret = secret_or_file("secret", raw.secret, raw.secret_file.as_deref())
             .map_err(|e| unreadable(e.into()))?;
         if secret.as_ref().is_some_and(Secret::is_empty) {
-            return Err(invalid(
+            return Err(PluginError::config(
                 section,
                 "the webhook secret is empty; put a long random string in it (e.g. `openssl rand -hex 32`)",
             ));
@@ -166,7 +159,7 @@ impl WebhookConfig {
                 let mut events = Vec::new();
                 for n in &names {
                     let e = Event::parse(n).ok_or_else(|| {
-                        invalid(
+                        PluginError::config(
                             section,
                             format!(
                                 "`events` has `{n}`; the events are {}",
@@ -183,10 +176,11 @@ impl WebhookConfig {
         };
         let mut headers = Vec::new();
         for (k, v) in raw.headers {
-            let name = reqwest::header::HeaderName::try_from(k.as_str())
-                .map_err(|_| invalid(section, format!("`headers` has `{k}`, not a header name")))?;
+            let name = reqwest::header::HeaderName::try_from(k.as_str()).map_err(|_| {
+                PluginError::config(section, format!("`headers` has `{k}`, not a header name"))
+            })?;
             if reqwest::header::HeaderValue::try_from(v.expose()).is_err() {
-                return Err(invalid(
+                return Err(PluginError::config(
                     section,
                     format!("the value of header `{k}` is not a valid header value"),
                 ));
@@ -195,7 +189,7 @@ impl WebhookConfig {
         }
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
-            return Err(invalid(
+            return Err(PluginError::config(
                 section,
                 "`timeout` must be more than 0 (e.g. \"10s\")",
             ));
@@ -262,7 +256,7 @@ impl WebhookNotifier {
             ctx.config.monitor.language,
             ctx.config.monitor.timezone,
         )
-        .map_err(|e| invalid(&section, format!("cannot set up an HTTP client: {e}")))
+        .map_err(|e| PluginError::config(&section, format!("cannot set up an HTTP client: {e}")))
     }
 
     /// The body and headers of the POST for `alert`.
@@ -357,11 +351,10 @@ impl Notifier for WebhookNotifier {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .map(str::to_owned);
         Err(NotifyError::from_http_status(
             status.as_u16(),
-            retry_after,
+            retry_after.as_deref(),
             &format!("{to} answered {status}"),
         ))
     }
