@@ -74,7 +74,8 @@ fn a_webhook_is_signed_retried_on_500_and_never_repeated_across_a_kill() {
         200
     );
     assert!(
-        rx.wait_for_blocking(Duration::from_secs(20), |r| !accepted(r).is_empty()),
+        wait_until(Duration::from_secs(20), || !accepted(&rx.requests())
+            .is_empty()),
         "the outage reaches the receiver after two 500s: {:?}",
         rx.requests().iter().map(|r| r.status).collect::<Vec<_>>()
     );
@@ -108,7 +109,8 @@ fn a_webhook_is_signed_retried_on_500_and_never_repeated_across_a_kill() {
         200
     );
     assert!(
-        rx.wait_for_blocking(Duration::from_secs(10), |r| accepted(r).len() == 2),
+        wait_until(Duration::from_secs(10), || accepted(&rx.requests()).len()
+            == 2),
         "{:?}",
         events(&rx.requests())
     );
@@ -135,24 +137,6 @@ fn accepted(r: &[ReceivedRequest]) -> Vec<ReceivedRequest> {
         .filter(|r| (200..300).contains(&r.status))
         .cloned()
         .collect()
-}
-
-trait WaitBlocking {
-    fn wait_for_blocking(
-        &self,
-        within: Duration,
-        pred: impl Fn(&[ReceivedRequest]) -> bool,
-    ) -> bool;
-}
-
-impl WaitBlocking for Receiver {
-    fn wait_for_blocking(
-        &self,
-        within: Duration,
-        pred: impl Fn(&[ReceivedRequest]) -> bool,
-    ) -> bool {
-        wait_until(within, || pred(&self.requests()))
-    }
 }
 
 /// Starts `examples/webhook-receiver/receiver.py` with `secret`; returns it and its port.

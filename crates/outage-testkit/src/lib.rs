@@ -9,6 +9,7 @@
 //! Test-only code: it may depend on anything a test needs, but production crates must never
 //! depend on it (only as a dev-dependency).
 
+mod local_http;
 pub mod notifier;
 pub mod receiver;
 pub mod store_suite;

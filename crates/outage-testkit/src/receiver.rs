@@ -13,9 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 /// Largest body recorded; larger requests are answered 413.
@@ -106,18 +104,10 @@ impl std::fmt::Debug for Receiver {
 impl Receiver {
     /// Binds 127.0.0.1:0 and starts answering every request `200` until told otherwise.
     pub fn start() -> std::io::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
-        let (shutdown, rx) = watch::channel(false);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let shared = state.clone();
-        std::thread::Builder::new()
-            .name(format!("receiver-{}", addr.port()))
-            .spawn(move || rt.block_on(accept_loop(listener, shared, rx)))?;
+        let (addr, shutdown) =
+            crate::local_http::serve("receiver", move |req| handle(shared.clone(), req))?;
         Ok(Self {
             addr,
             state,
@@ -171,36 +161,6 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-    }
-}
-
-async fn accept_loop(
-    std_listener: std::net::TcpListener,
-    state: Arc<Mutex<State>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
-        return;
-    };
-    loop {
-        let stream = tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(_) => continue,
-            },
-        };
-        let state = state.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(state.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.changed() => {}
-            }
-        });
     }
 }
 

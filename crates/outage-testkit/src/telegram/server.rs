@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -41,56 +39,11 @@ pub(super) struct Control {
 /// Binds 127.0.0.1:0 and serves on a new thread with its own runtime, so the fake answers in
 /// real time even when the test's runtime has tokio time paused.
 pub(super) fn spawn(shared: Arc<Mutex<Shared>>) -> std::io::Result<(SocketAddr, Control)> {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    std_listener.set_nonblocking(true)?;
-    let addr = std_listener.local_addr()?;
-    let (shutdown, shutdown_rx) = watch::channel(false);
     let (release, release_rx) = watch::channel(0u64);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name(format!("fake-telegram-{}", addr.port()))
-        .spawn(move || {
-            rt.block_on(accept_loop(std_listener, shared, shutdown_rx, release_rx));
-        })?;
+    let (addr, shutdown) = crate::local_http::serve("fake-telegram", move |req| {
+        handle(shared.clone(), release_rx.clone(), req)
+    })?;
     Ok((addr, Control { shutdown, release }))
-}
-
-async fn accept_loop(
-    std_listener: std::net::TcpListener,
-    shared: Arc<Mutex<Shared>>,
-    mut shutdown: watch::Receiver<bool>,
-    release: watch::Receiver<u64>,
-) {
-    let listener = match tokio::net::TcpListener::from_std(std_listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(error = %e, "fake Telegram cannot listen");
-            return;
-        }
-    };
-    loop {
-        let stream = tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(_) => continue,
-            },
-        };
-        let shared = shared.clone();
-        let release = release.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(shared.clone(), release.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.changed() => {}
-            }
-        });
-    }
 }
 
 fn respond(a: &Answer) -> Response<Full<Bytes>> {
