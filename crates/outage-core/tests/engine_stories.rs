@@ -1274,3 +1274,43 @@ async fn beats_through_a_standby_keep_a_location_up_and_a_promoted_standby_alert
     );
     standby_tasks.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_standby_shows_the_outages_the_leader_declares() {
+    let store = Arc::new(MemoryStore::new());
+    let rec = RecordingNotifier::new("rec");
+    let clock = TokioClock::starting_at(outage_testkit::t0());
+    let loc = store
+        .create_location(
+            &NewLocation {
+                routes: Vec::new(),
+                name: "Home".into(),
+                timeout: TIMEOUT,
+                chat_id: None,
+            },
+            KeyHash::of("k"),
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    let ((leader, leader_tasks), (standby, standby_tasks)) =
+        leader_and_standby(store.clone(), &rec, clock).await;
+    leader.heartbeat("k", facts("a", 10)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(standby.status_of(loc.id).unwrap().0, Status::Up);
+    tokio::time::sleep(TIMEOUT + Duration::from_secs(10)).await;
+    settle().await;
+    assert_eq!(
+        rec.kinds(),
+        vec![AlertKind::Outage],
+        "declared by the leader, once"
+    );
+    assert_eq!(leader.status_of(loc.id).unwrap().0, Status::Down);
+    assert_eq!(
+        standby.status_of(loc.id).unwrap().0,
+        Status::Down,
+        "the standby follows within one sync"
+    );
+    leader_tasks.shutdown().await;
+    standby_tasks.shutdown().await;
+}

@@ -427,6 +427,35 @@ impl Engine {
         Ok(())
     }
 
+    /// A standby's view of what the leader decided: every `sync_every` it reloads each
+    /// location's stored status and open outage (keeping a later beat it took itself), so its
+    /// read API, panel and `/metrics` show outages the leader declared.
+    async fn follow(&self) -> Result<(), EngineError> {
+        let snap = self.inner.store.load_runtime().await?;
+        let now = self.inner.clock.now();
+        let slots: Vec<(LocationRecord, Arc<Slot>)> = {
+            let slots = read(&self.inner.slots);
+            snap.locations
+                .into_iter()
+                .filter_map(|rec| slots.get(&rec.location.id).cloned().map(|s| (rec, s)))
+                .collect()
+        };
+        for (rec, slot) in slots {
+            if self.is_leader() {
+                break;
+            }
+            let mut st = slot.state.lock().await;
+            let (mut followed, _) = LocState::take_over(&rec, now, &self.inner.cfg.rules);
+            if st.last_seen > followed.last_seen {
+                followed.last_seen = st.last_seen;
+                followed.facts = st.facts.clone();
+            }
+            *st = followed;
+            slot.mirror(&st);
+        }
+        Ok(())
+    }
+
     /// Whether this instance leads (detects and delivers). Always true for [`Self::start`].
     pub fn is_leader(&self) -> bool {
         *self.inner.leading.borrow()
@@ -609,6 +638,10 @@ impl Engine {
                         self.full_sync().await
                     } else {
                         self.sync().await
+                    };
+                    let synced = match synced {
+                        Ok(()) if !self.is_leader() => self.follow().await,
+                        other => other,
                     };
                     if let Err(e) = synced {
                         tracing::warn!(error = %e, "cannot sync locations from the store");
